@@ -1,0 +1,3 @@
+"""Movie and TV recommender: data pipeline, Spark ALS training and model artifacts."""
+
+__version__ = "0.1.0"

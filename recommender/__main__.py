@@ -1,0 +1,5 @@
+"""Entry point for ``python -m recommender``."""
+
+from recommender.cli import main
+
+raise SystemExit(main())

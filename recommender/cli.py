@@ -1,0 +1,132 @@
+"""``python -m recommender``: fetch and ingest data, train models.
+
+Every command prints what it does; every failure a user can fix ends with one line
+on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from recommender.datasets import IMDB_DIR, MOVIELENS
+from recommender.errors import RecommenderError
+from recommender.settings import Settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m recommender", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    data = commands.add_parser("data", help="fetch and ingest data sets")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    datasets = ", ".join(MOVIELENS)
+
+    fetch = data_commands.add_parser("fetch", help="download a data set into data/raw/")
+    fetch.add_argument("--dataset", help=f"one of {datasets} (default: $DATASET or ml-100k)")
+    fetch.add_argument("--imdb", action="store_true", help="also fetch IMDb titles and ratings")
+    fetch.add_argument("--force", action="store_true", help="download again even if present")
+
+    ingest = data_commands.add_parser("ingest", help="turn raw files into Parquet tables")
+    ingest.add_argument("--dataset", help="a fetched data set (default: $DATASET or ml-100k)")
+    ingest.add_argument("--source", type=Path,
+                        help="a MovieLens zip or folder you already have, instead of --dataset")
+    ingest.add_argument("--no-imdb", action="store_true", help="ignore fetched IMDb files")
+    ingest.add_argument("--master", help="Spark master URL (default: $SPARK_MASTER or local[*])")
+
+    prepare = data_commands.add_parser("prepare", help="fetch, then ingest if anything changed")
+    prepare.add_argument("--dataset", help=f"one of {datasets}")
+    prepare.add_argument("--imdb", action="store_true", help="also fetch and join IMDb")
+    prepare.add_argument("--master", help="Spark master URL")
+
+    data_commands.add_parser("list", help="the data sets we can fetch, and what is here")
+
+    train = commands.add_parser("train", help="train ALS with Spark and publish a model")
+    train.add_argument("--if-missing", action="store_true",
+                       help="do nothing when models/current already exists")
+    train.add_argument("--master", help="Spark master URL (default: $SPARK_MASTER or local[*])")
+    train.add_argument("--rank", type=int)
+    train.add_argument("--reg-param", type=float)
+    train.add_argument("--alpha", type=float)
+    train.add_argument("--max-iter", type=int)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        if args.command == "data":
+            return _data(args, settings)
+        return _train(args, settings)
+    except RecommenderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Interrupted; nothing half-written was kept.", file=sys.stderr)
+        return 130
+
+
+def _data(args: argparse.Namespace, settings: Settings) -> int:
+    from recommender import fetch
+
+    if args.data_command == "list":
+        for name, release in MOVIELENS.items():
+            here = "fetched" if fetch.is_complete(settings.raw_dir / name) else "-"
+            print(f"{name:16} {release.size:>7}  {here:8} {release.description}")
+        imdb = "fetched" if fetch.is_complete(settings.raw_dir / IMDB_DIR) else "-"
+        print(f"{'imdb (--imdb)':16} {'1 GB':>7}  {imdb:8} IMDb titles and ratings, TV shows")
+        return 0
+    dataset = args.dataset or settings.dataset
+    if args.data_command in ("fetch", "prepare"):
+        fetch.fetch_movielens(settings, dataset, force=getattr(args, "force", False))
+        if args.imdb:
+            fetch.fetch_imdb(settings, force=getattr(args, "force", False))
+    if args.data_command == "fetch":
+        return 0
+    from recommender.ingest import current_inputs, ingest, load_summary
+
+    use_imdb = not getattr(args, "no_imdb", False)
+    source = getattr(args, "source", None)
+    if args.data_command == "prepare":
+        summary = load_summary(settings)
+        if summary and summary.get("inputs") == current_inputs(settings, dataset, use_imdb):
+            print(f"Processed data in {settings.processed_dir} is up to date; nothing to do.")
+            return 0
+    spark = _spark(settings, args.master)
+    try:
+        result = ingest(spark, settings, dataset=dataset, source=source, use_imdb=use_imdb)
+    finally:
+        spark.stop()
+    print("\n".join(result.lines()))
+    return 0
+
+
+def _train(args: argparse.Namespace, settings: Settings) -> int:
+    from recommender.artifacts import current_dir
+    from recommender.train import TrainParams, train
+
+    if args.if_missing and (found := current_dir(settings.models_dir)) is not None:
+        print(f"A model is already published ({found.name}); nothing to train.")
+        return 0
+    defaults = TrainParams()
+    params = TrainParams(
+        rank=args.rank or defaults.rank,
+        reg_param=defaults.reg_param if args.reg_param is None else args.reg_param,
+        alpha=defaults.alpha if args.alpha is None else args.alpha,
+        max_iter=args.max_iter or defaults.max_iter,
+    )
+    spark = _spark(settings, args.master)
+    try:
+        train(spark, settings, params)
+    finally:
+        spark.stop()
+    return 0
+
+
+def _spark(settings: Settings, master: str | None):
+    from recommender.spark import start_spark
+
+    print(f"Starting Spark ({master or settings.spark_master}) ...", flush=True)
+    return start_spark(settings, master=master)

@@ -1,0 +1,70 @@
+"""Start a SparkSession the same way everywhere, and fail with one clear line.
+
+Java is checked (and installed if missing) before the JVM starts; any failure to
+start Spark becomes :class:`SparkUnavailable` instead of pyspark's raw
+``JAVA_GATEWAY_EXITED`` traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from recommender.errors import SparkUnavailable
+from recommender.java import ensure_java
+from recommender.settings import Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
+
+
+def start_spark(settings: Settings, app_name: str = "recommender",
+                master: str | None = None) -> SparkSession:
+    """A SparkSession on ``master`` (default ``settings.spark_master``)."""
+    ensure_java(settings.jdk_dir)
+    # UDF workers must run the same interpreter (the project's venv) as the driver.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    master = master or settings.spark_master
+    java_opts = f"-Dlog4j.configurationFile=file:{LOG4J_CONFIG}"
+    builder = (
+        SparkSession.builder.master(master)
+        .appName(app_name)
+        .config("spark.driver.memory", settings.spark_driver_memory)
+        .config("spark.driver.extraJavaOptions", java_opts)
+        .config("spark.executor.extraJavaOptions", java_opts)
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        # Our UDFs are plain Python; without this Spark 4 warns that it has no Arrow.
+        .config("spark.sql.execution.pythonUDF.arrow.enabled", "false")
+    )
+    if master.startswith("local"):
+        # Measured on ml-100k ingest, 2 cores: 8 partitions 8.4 s cold, default 200 19.8 s.
+        builder = (builder.config("spark.sql.shuffle.partitions", "8")
+                   .config("spark.driver.host", "127.0.0.1")
+                   .config("spark.driver.bindAddress", "127.0.0.1"))
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # pyspark raises several unrelated types here
+        raise SparkUnavailable(
+            f"Spark could not start on {master!r} ({_reason(exc)}). Check that Java 17/21 "
+            f"works (java -version), that SPARK_DRIVER_MEMORY={settings.spark_driver_memory} "
+            "fits in memory, and that the master URL is reachable."
+        ) from None
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def _reason(exc: BaseException) -> str:
+    get_class = getattr(exc, "getErrorClass", None)
+    if callable(get_class) and get_class():
+        return str(get_class())
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:200]

@@ -1,0 +1,106 @@
+"""Titles as MovieLens writes them, turned into what people read and type.
+
+MovieLens writes "Matrix, The (1999)" and "Shanghai Triad (Yao a yao yao dao waipo
+qiao) (1995)"; people read "The Matrix" and type "the matrix 1999". This module is
+the one place that knows both forms: :func:`parse_movielens_title` for display, and
+:func:`title_key` for matching (ingest joins on it; the bot's search will too).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import NamedTuple
+
+# Articles MovieLens moves to the end ("Matrix, The"), in the languages it uses.
+ARTICLES = (
+    "The", "A", "An", "Les", "La", "Le", "L'", "Il", "I", "Gli", "Lo", "Los", "Las", "El",
+    "Das", "Der", "Die", "Den", "Det", "De", "Het", "Een", "Ein", "Eine", "Un", "Une", "Uno",
+    "Una", "Des", "O", "Os", "As", "En", "Et", "Ta", "To",
+)
+_TRAILING_ARTICLE = re.compile(r"^(?P<rest>.+?),\s+(?P<art>" + "|".join(
+    re.escape(a) for a in ARTICLES) + r")$")
+_TRAILING_YEAR = re.compile(r"\s*\((?P<year>\d{4})(?:\s*[-–]\s*(?:\d{4})?)?\)\s*$")
+_LEADING_ARTICLE_KEY = re.compile(r"^(?:(?:the|a|an)\s+)+")
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+_AKA = re.compile(r"^(?:a\.k\.a\.|aka)\s+", re.IGNORECASE)
+
+# Canonical genre names: the 100K and newer releases spell one genre differently.
+GENRE_ALIASES = {"Children's": "Children", "Childrens": "Children"}
+NO_GENRES = {"(no genres listed)", "unknown", "Unknown", ""}
+
+
+class ParsedTitle(NamedTuple):
+    title: str
+    year: int | None
+    alt_titles: list[str]
+
+
+def move_article(title: str) -> str:
+    """'Matrix, The' -> 'The Matrix'; "Avventura, L'" -> "L'Avventura"."""
+    match = _TRAILING_ARTICLE.match(title.strip())
+    if not match:
+        return title.strip()
+    article, rest = match.group("art"), match.group("rest")
+    return f"{article}{rest}" if article.endswith("'") else f"{article} {rest}"
+
+
+def _split_trailing_group(text: str) -> tuple[str, str] | None:
+    """Split 'Name (Alt)' into ('Name', 'Alt') when the group closes the string."""
+    if not text.endswith(")"):
+        return None
+    depth = 0
+    for i in range(len(text) - 1, -1, -1):
+        if text[i] == ")":
+            depth += 1
+        elif text[i] == "(":
+            depth -= 1
+            if depth == 0:
+                head = text[:i].rstrip()
+                return (head, text[i + 1:-1].strip()) if head else None
+    return None
+
+
+def parse_movielens_title(raw: str, year: int | None = None) -> ParsedTitle:
+    """Display title, year and alternative titles from a MovieLens title.
+
+    ``year`` is used when the title carries none (the RecBole copy keeps it apart).
+    """
+    text = " ".join((raw or "").split())
+    match = _TRAILING_YEAR.search(text)
+    if match and match.start() > 0:
+        year = int(match.group("year"))
+        text = text[: match.start()]
+    alternatives: list[str] = []
+    while (split := _split_trailing_group(text)) is not None:
+        text, alt = split
+        alt = _AKA.sub("", alt).strip()
+        if alt:
+            alternatives.insert(0, move_article(alt))
+    title = move_article(text) or (raw or "").strip()
+    return ParsedTitle(title, year, [a for a in alternatives if a != title])
+
+
+def strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def title_key(title: str) -> str:
+    """Matching key: no case, accents, punctuation or leading English article.
+
+    'The Matrix', 'Matrix, The' and 'MATRIX' share a key; 'Amélie' matches 'Amelie'.
+    """
+    text = strip_accents(move_article(title or "")).lower().replace("&", " and ")
+    text = _NON_WORD.sub(" ", text).strip()
+    return _LEADING_ARTICLE_KEY.sub("", text)
+
+
+def canonical_genres(genres: list[str]) -> list[str]:
+    """Drop 'unknown' / '(no genres listed)', unify spellings, keep order, no repeats."""
+    out: list[str] = []
+    for genre in genres:
+        genre = GENRE_ALIASES.get(genre.strip(), genre.strip())
+        if genre not in NO_GENRES and genre not in out:
+            out.append(genre)
+    return out
