@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from recommender.datasets import IMDB_DIR, MOVIELENS
-from recommender.errors import RecommenderError
+from recommender.errors import DatasetNotFound, RecommenderError
 from recommender.settings import Settings
 
 
@@ -89,6 +89,11 @@ def _data(args: argparse.Namespace, settings: Settings) -> int:
 
     use_imdb = not getattr(args, "no_imdb", False)
     source = getattr(args, "source", None)
+    if source is not None and not source.exists():
+        raise DatasetNotFound(f"{source} does not exist.")
+    if source is None and not fetch.is_complete(settings.raw_dir / dataset):
+        raise DatasetNotFound(f"{dataset} has not been fetched; run "
+                              f"'python -m recommender data fetch --dataset {dataset}' first.")
     if args.data_command == "prepare":
         summary = load_summary(settings)
         if summary and summary.get("inputs") == current_inputs(settings, dataset, use_imdb):

