@@ -28,7 +28,7 @@ lint: setup
 	$(PY) -m ruff check .
 
 bench: setup
-	$(PY) -m bench.ingest
+	$(PY) -m bench.pipeline
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

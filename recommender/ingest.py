@@ -336,7 +336,12 @@ def _with_imdb(spark: SparkSession, items: DataFrame, imdb_dir: Path,
     from pyspark.sql import types as T
 
     basics, ratings = read_imdb(spark, imdb_dir)
-    basics = basics.where(F.coalesce("isAdult", F.lit(0)) == 0)
+    # The gzip file is read by one core; read it once and keep only what we use
+    # (episodes, most of the 12M rows, are dropped here).
+    basics = (basics.where(F.coalesce("isAdult", F.lit(0)) == 0)
+              .where(F.col("titleType").isin(*MOVIE_TITLE_TYPES, *TV_TITLE_TYPES))
+              .persist())
+    ratings = ratings.persist()
     key = F.udf(lambda name: title_key(name), T.StringType())  # lambda: no hint inference
 
     # Movies without a links.csv id (100K) are matched on title key and year (+-1,
@@ -378,9 +383,10 @@ def _with_imdb(spark: SparkSession, items: DataFrame, imdb_dir: Path,
 
     tv = (basics.where(F.col("titleType").isin(*TV_TITLE_TYPES))
           .join(ratings, "tconst")
-          .where(F.col("imdb_votes") >= min_votes)
+          .where((F.col("imdb_votes") >= min_votes) & F.col("tconst").rlike("^tt[0-9]{1,9}$"))
           .select(
-              (F.lit(TV_ITEM_ID_BASE) + F.substring("tconst", 3, 20).cast("int")).alias("item_id"),
+              (F.lit(TV_ITEM_ID_BASE) + F.substring("tconst", 3, 20).try_cast("int"))
+              .alias("item_id"),
               F.col("primaryTitle").alias("title"),
               F.col("startYear").alias("year"),
               _genres_udf()("imdb_genres").alias("genres"),

@@ -1,0 +1,1 @@
+"""Benchmarks that print JSON: speed and memory figures quoted in the README."""
