@@ -24,6 +24,7 @@ MODEL_JSON = "model.json"
 ITEM_FACTORS = "item_factors.npy"
 ITEM_IDS = "item_ids.npy"
 POPULARITY = "popularity.npy"
+MEAN_RATING = "mean_rating.npy"
 ITEMS_JSONL = "items.jsonl"
 
 
@@ -42,13 +43,14 @@ def current_dir(models_dir: Path) -> Path | None:
 
 
 def write_artifact(models_dir: Path, *, item_ids: np.ndarray, item_factors: np.ndarray,
-                   popularity: np.ndarray, items: list[dict], meta: dict,
-                   version: str | None = None) -> Path:
+                   popularity: np.ndarray, mean_rating: np.ndarray, items: list[dict],
+                   meta: dict, version: str | None = None) -> Path:
     """Write and publish one model; return its folder."""
     n = len(item_ids)
-    if item_factors.shape[0] != n or popularity.shape[0] != n:
+    if item_factors.shape[0] != n or popularity.shape[0] != n or mean_rating.shape[0] != n:
         raise ModelError(f"artifact arrays disagree: {n} ids, {item_factors.shape[0]} "
-                         f"factor rows, {popularity.shape[0]} popularity entries")
+                         f"factor rows, {popularity.shape[0]} popularity entries, "
+                         f"{mean_rating.shape[0]} mean ratings")
     if not np.isfinite(item_factors).all():
         raise ModelError("training produced non-finite item factors; refusing to publish")
     models_dir.mkdir(parents=True, exist_ok=True)
@@ -60,6 +62,7 @@ def write_artifact(models_dir: Path, *, item_ids: np.ndarray, item_factors: np.n
         np.save(staging / ITEM_IDS, item_ids.astype(np.int64))
         np.save(staging / ITEM_FACTORS, item_factors.astype(np.float32))
         np.save(staging / POPULARITY, popularity.astype(np.int64))
+        np.save(staging / MEAN_RATING, mean_rating.astype(np.float32))
         with (staging / ITEMS_JSONL).open("w", encoding="utf-8") as out:
             for item in items:
                 out.write(json.dumps(item, ensure_ascii=False) + "\n")
@@ -80,3 +83,43 @@ def point_current(models_dir: Path, version: str) -> None:
     tmp = models_dir / f".current-{os.getpid()}-{time.time_ns()}"
     os.symlink(version, tmp)
     os.replace(tmp, models_dir / CURRENT)
+
+
+def read_artifact(folder: Path) -> dict:
+    """Load and validate an artifact; the keyword arguments of ``Recommender``.
+
+    Refuses (with :class:`ModelError`) missing files, wrong dtypes or shapes,
+    repeated ids and non-finite factors, so a broken model is never served.
+    """
+    def fail(why: str) -> ModelError:
+        return ModelError(f"Model {folder} is unusable: {why}. Retrain it with "
+                          "'python -m recommender train'.")
+
+    if not (folder / MODEL_JSON).is_file():
+        raise fail("model.json is missing")
+    try:
+        meta = json.loads((folder / MODEL_JSON).read_text())
+        ids = np.load(folder / ITEM_IDS, allow_pickle=False)
+        factors = np.load(folder / ITEM_FACTORS, allow_pickle=False)
+        popularity = np.load(folder / POPULARITY, allow_pickle=False)
+        mean_rating = np.load(folder / MEAN_RATING, allow_pickle=False)
+        with (folder / ITEMS_JSONL).open(encoding="utf-8") as handle:
+            items = [json.loads(line) for line in handle if line.strip()]
+    except (OSError, ValueError) as exc:
+        raise fail(f"{type(exc).__name__}: {exc}") from None
+    if factors.dtype != np.float32 or factors.ndim != 2:
+        raise fail(f"item factors are {factors.dtype} with {factors.ndim} dimensions, "
+                   "expected a float32 matrix")
+    if ids.dtype.kind != "i" or ids.ndim != 1 or len(np.unique(ids)) != len(ids):
+        raise fail("item ids are not unique integers")
+    n = len(ids)
+    if factors.shape[0] != n or popularity.shape != (n,) or mean_rating.shape != (n,):
+        raise fail(f"{n} item ids but {factors.shape[0]} factor rows, "
+                   f"{popularity.shape[0]} popularity and {mean_rating.shape[0]} mean ratings")
+    if not np.isfinite(factors).all():
+        raise fail("item factors contain NaN or infinity")
+    if meta.get("rank") != factors.shape[1]:
+        raise fail(f"model.json says rank {meta.get('rank')}, factors have {factors.shape[1]}")
+    return {"item_ids": ids, "item_factors": factors, "popularity": popularity,
+            "mean_rating": mean_rating, "items": items, "params": meta.get("params", {}),
+            "version": str(meta.get("version", folder.name))}

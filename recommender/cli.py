@@ -12,6 +12,7 @@ from pathlib import Path
 
 from recommender.datasets import IMDB_DIR, MOVIELENS
 from recommender.errors import DatasetNotFound, RecommenderError
+from recommender.preferences import SCHEMES
 from recommender.settings import Settings
 
 
@@ -50,6 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--reg-param", type=float)
     train.add_argument("--alpha", type=float)
     train.add_argument("--max-iter", type=int)
+    train.add_argument("--scheme", choices=list(SCHEMES),
+                       help="how ratings become preferences (see README)")
+
+    evaluate = commands.add_parser("evaluate", help="offline evaluation, JSON lines")
+    evaluate.add_argument("--protocol", choices=["recommenders", "cold-start", "all"],
+                          default="all")
+    evaluate.add_argument("--master", help="Spark master URL")
+    evaluate.add_argument("--plot", type=Path, help="also draw the nDCG@10 comparison (PNG)")
+
+    tune = commands.add_parser("tune", help="hyperparameter search on a validation split")
+    tune.add_argument("--master", help="Spark master URL")
+    tune.add_argument("--out", type=Path, help="also write the trials here (JSON lines)")
     return parser
 
 
@@ -57,9 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        if args.command == "data":
-            return _data(args, settings)
-        return _train(args, settings)
+        handler = {"data": _data, "train": _train, "evaluate": _evaluate, "tune": _tune}
+        return handler[args.command](args, settings)
     except RecommenderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -121,6 +133,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
         reg_param=defaults.reg_param if args.reg_param is None else args.reg_param,
         alpha=defaults.alpha if args.alpha is None else args.alpha,
         max_iter=args.max_iter or defaults.max_iter,
+        scheme=args.scheme or defaults.scheme,
     )
     spark = _spark(settings, args.master)
     try:
@@ -130,8 +143,74 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from recommender.artifacts import current_dir
+    from recommender.evaluate import PROTOCOLS, load_ratings, plot_comparison, write_results
+    from recommender.train import TrainParams
+
+    data = load_ratings(settings.processed_dir)
+    model = current_dir(settings.models_dir)
+    params = TrainParams()
+    if model is not None:  # evaluate the settings the published model was trained with
+        saved = json.loads((model / "model.json").read_text()).get("params", {})
+        params = TrainParams(**{k: v for k, v in saved.items()
+                                if k in TrainParams.__dataclass_fields__})
+    dataset = _dataset_label(settings)
+    protocols = list(PROTOCOLS) if args.protocol == "all" else [args.protocol]
+    spark = _spark(settings, args.master)
+    every = []
+    try:
+        for protocol in protocols:
+            lines = []
+            for line in PROTOCOLS[protocol](spark, data, params, dataset,
+                                            say=lambda m: print(m, file=sys.stderr)):
+                print(json.dumps(line), flush=True)
+                lines.append(line)
+            every.extend(lines)
+            if model is not None:
+                saved_to = write_results(lines, model, protocol)
+                print(f"saved {saved_to}", file=sys.stderr)
+    finally:
+        spark.stop()
+    if args.plot:
+        print(f"plot: {plot_comparison(every, args.plot)}", file=sys.stderr)
+    return 0
+
+
+def _tune(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from recommender.evaluate import load_ratings
+    from recommender.tune import search
+
+    data = load_ratings(settings.processed_dir)
+    spark = _spark(settings, args.master)
+    lines = []
+    try:
+        for record in search(spark, data, say=lambda m: print(m, file=sys.stderr)):
+            record = {"dataset": _dataset_label(settings), **record}
+            print(json.dumps(record), flush=True)
+            lines.append(record)
+    finally:
+        spark.stop()
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    return 0
+
+
+def _dataset_label(settings: Settings) -> str:
+    from recommender.ingest import load_summary
+
+    summary = load_summary(settings) or {}
+    return (summary.get("inputs") or {}).get("dataset") or summary.get("source", "unknown")
+
+
 def _spark(settings: Settings, master: str | None):
     from recommender.spark import start_spark
 
-    print(f"Starting Spark ({master or settings.spark_master}) ...", flush=True)
+    # stderr: commands such as `evaluate` keep stdout for their JSON lines.
+    print(f"Starting Spark ({master or settings.spark_master}) ...", file=sys.stderr, flush=True)
     return start_spark(settings, master=master)

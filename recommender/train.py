@@ -1,10 +1,16 @@
-"""Train implicit-feedback ALS with Spark on the processed ratings; publish an artifact."""
+"""Train implicit-feedback ALS with Spark and publish a versioned artifact.
+
+``fit_als`` is the one place that runs Spark's ALS; ``train`` fits it on every
+processed rating and publishes ``models/<version>``; evaluation and tuning call
+``fit_als`` on their own splits.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import platform
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -15,22 +21,87 @@ import numpy as np
 
 from recommender.artifacts import write_artifact
 from recommender.errors import DatasetNotFound
+from recommender.preferences import SCHEMES, spark_strength
 from recommender.settings import Settings
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 SEED = 42
 
 
 @dataclass(frozen=True)
 class TrainParams:
-    """ALS hyperparameters. The rating itself is the preference (confidence 1 + alpha*r)."""
+    """ALS hyperparameters and the rating-to-preference scheme.
 
-    rank: int = 32
+    Defaults come from the recorded search in ``bench/results/tuning-ml-100k.jsonl``
+    (README, "Choosing the defaults").
+    """
+
+    rank: int = 16
     reg_param: float = 0.1
-    alpha: float = 1.0
-    max_iter: int = 10
+    alpha: float = 0.25
+    max_iter: int = 15
+    scheme: str = "binary"
+
+    def __post_init__(self) -> None:
+        if self.scheme not in SCHEMES:
+            from recommender.errors import RecommenderError
+
+            raise RecommenderError(f"Unknown preference scheme {self.scheme!r}; choose one "
+                                   f"of {', '.join(SCHEMES)}.")
+
+
+@dataclass
+class AlsFit:
+    """Factors straight from Spark, rows sorted by id."""
+
+    item_ids: np.ndarray
+    item_factors: np.ndarray
+    user_ids: np.ndarray
+    user_factors: np.ndarray
+    seconds: float
+
+
+def _factors(frame: DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    rows = frame.orderBy("id").collect()
+    ids = np.array([r["id"] for r in rows], dtype=np.int64)
+    factors = np.array([r["features"] for r in rows], dtype=np.float32)
+    return ids, factors.reshape(len(rows), -1)
+
+
+def fit_als(ratings: DataFrame, params: TrainParams) -> AlsFit:
+    """Fit Spark's implicit ALS on a frame of ``user_id, item_id, rating``."""
+    from pyspark.ml.recommendation import ALS
+    from pyspark.sql import functions as F
+
+    started = time.monotonic()
+    prefs = (ratings.select("user_id", "item_id",
+                            spark_strength(params.scheme, F.col("rating")).alias("pref"))
+             .where("pref != 0"))
+    als = ALS(rank=params.rank, maxIter=params.max_iter, regParam=params.reg_param,
+              alpha=params.alpha, implicitPrefs=True, userCol="user_id", itemCol="item_id",
+              ratingCol="pref", coldStartStrategy="drop", seed=SEED)
+    model = als.fit(prefs)
+    item_ids, item_factors = _factors(model.itemFactors)
+    user_ids, user_factors = _factors(model.userFactors)
+    return AlsFit(item_ids, item_factors, user_ids, user_factors,
+                  round(time.monotonic() - started, 2))
+
+
+def fit_arrays(spark: SparkSession, users: np.ndarray, items: np.ndarray,
+               ratings: np.ndarray, params: TrainParams) -> AlsFit:
+    """``fit_als`` on numpy arrays (evaluation splits), passed to Spark through Parquet."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"user_id": pa.array(users, pa.int32()),
+                      "item_id": pa.array(items, pa.int32()),
+                      "rating": pa.array(ratings, pa.float32())})
+    with tempfile.TemporaryDirectory(prefix="als-split-") as tmp:
+        path = f"{tmp}/ratings.parquet"
+        pq.write_table(table, path)
+        return fit_als(spark.read.parquet(path), params)
 
 
 def data_fingerprint(processed_dir: Path) -> str:
@@ -45,7 +116,6 @@ def train(spark: SparkSession, settings: Settings, params: TrainParams = TrainPa
           say=print) -> Path:
     """Fit ALS on ``data/processed/ratings`` and publish ``models/<version>``."""
     import pyspark
-    from pyspark.ml.recommendation import ALS
     from pyspark.sql import functions as F
 
     processed = settings.processed_dir
@@ -56,19 +126,18 @@ def train(spark: SparkSession, settings: Settings, params: TrainParams = TrainPa
     started = time.monotonic()
     ratings = spark.read.parquet(str(processed / "ratings")).select(
         "user_id", "item_id", F.col("rating").cast("float").alias("rating")).cache()
-    n_ratings = ratings.count()
+    stats = ratings.groupBy("item_id").agg(F.count("*").alias("n"),
+                                           F.avg("rating").alias("mean")).collect()
+    n_ratings = sum(r["n"] for r in stats)
     n_users = ratings.select("user_id").distinct().count()
-    say(f"Training ALS (rank {params.rank}, {params.max_iter} iterations) on "
-        f"{n_ratings:,} ratings from {n_users:,} users ...")
-    als = ALS(rank=params.rank, maxIter=params.max_iter, regParam=params.reg_param,
-              alpha=params.alpha, implicitPrefs=True, userCol="user_id", itemCol="item_id",
-              ratingCol="rating", coldStartStrategy="drop", seed=SEED)
-    model = als.fit(ratings)
-    rows = model.itemFactors.orderBy("id").collect()
-    item_ids = np.array([r["id"] for r in rows], dtype=np.int64)
-    factors = np.array([r["features"] for r in rows], dtype=np.float32).reshape(len(rows), -1)
-    counts = dict(ratings.groupBy("item_id").count().collect())
-    popularity = np.array([counts.get(int(i), 0) for i in item_ids], dtype=np.int64)
+    say(f"Training ALS ({params.scheme} preferences, rank {params.rank}, {params.max_iter} "
+        f"iterations) on {n_ratings:,} ratings from {n_users:,} users ...")
+    fit = fit_als(ratings, params)
+    say(f"  fitted in {fit.seconds:.1f} s; collecting factors of {len(fit.item_ids):,} items")
+    by_item = {r["item_id"]: (r["n"], r["mean"]) for r in stats}
+    popularity = np.array([by_item.get(int(i), (0, 0))[0] for i in fit.item_ids])
+    mean_rating = np.array([by_item.get(int(i), (0, np.nan))[1] for i in fit.item_ids],
+                           dtype=np.float32)
     items = [_plain(r.asDict()) for r in
              spark.read.parquet(str(processed / "items")).orderBy("item_id").collect()]
     ratings.unpersist()
@@ -77,8 +146,8 @@ def train(spark: SparkSession, settings: Settings, params: TrainParams = TrainPa
         "algorithm": "spark-als-implicit",
         "params": asdict(params),
         "seed": SEED,
-        "counts": {"ratings": n_ratings, "users": n_users, "items_with_factors": len(item_ids),
-                   "items": len(items)},
+        "counts": {"ratings": n_ratings, "users": n_users,
+                   "items_with_factors": len(fit.item_ids), "items": len(items)},
         "metrics": {},
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "train_seconds": seconds,
@@ -88,8 +157,9 @@ def train(spark: SparkSession, settings: Settings, params: TrainParams = TrainPa
         "versions": {"python": platform.python_version(), "pyspark": pyspark.__version__,
                      "numpy": np.__version__},
     }
-    folder = write_artifact(settings.models_dir, item_ids=item_ids, item_factors=factors,
-                            popularity=popularity, items=items, meta=meta)
+    folder = write_artifact(settings.models_dir, item_ids=fit.item_ids,
+                            item_factors=fit.item_factors, popularity=popularity,
+                            mean_rating=mean_rating, items=items, meta=meta)
     say(f"Model {folder.name} published in {folder} ({seconds:.1f} s).")
     return folder
 

@@ -1,5 +1,6 @@
 """The commands `make run` chains, run as a user would: separate processes, real Spark."""
 
+import json
 import os
 import subprocess
 import sys
@@ -43,3 +44,12 @@ def test_prepare_and_train_are_idempotent(tmp_path):
     assert "nothing to train" in out
     out = run(["data", "list"], env, tmp_path)
     assert "ml-latest-small" in out and "fetched" in out
+
+    out = run(["evaluate", "--protocol", "all"], env, tmp_path)
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [(line["protocol"], line["model"]) for line in lines] == [
+        ("recommenders", "spark-als-foldin"), ("recommenders", "spark-als-foldin+mmr0.3"),
+        ("recommenders", "popularity"), ("cold-start", "spark-als-foldin"),
+        ("cold-start", "popularity"), ("cold-start", "spark-als-trained-users")]
+    saved = tmp_path / "models" / "current" / "evaluation" / "cold-start.jsonl"
+    assert [json.loads(x) for x in saved.read_text().splitlines()] == lines[3:]

@@ -7,6 +7,7 @@ import pytest
 
 from recommender import fetch
 from recommender.ingest import ingest
+from recommender.serve import Recommender
 from recommender.train import TrainParams, train
 from tests.httpserver import closed_port_url
 
@@ -35,6 +36,15 @@ def test_offline_ml100k_falls_back_to_pypi_and_ingests_all_of_it(spark, settings
     assert items[12]["title"] == "The Usual Suspects"
     assert items[50]["popularity"] == 583  # the most rated film in MovieLens 100K
 
-    model = train(spark, settings, TrainParams(rank=8, max_iter=5), say=said.append)
+    model = train(spark, settings, say=said.append)  # the tuned defaults
     factors = np.load(model / "item_factors.npy")
-    assert factors.shape == (1_682, 8) and np.isfinite(factors).all()
+    assert factors.shape == (1_682, TrainParams().rank) and np.isfinite(factors).all()
+
+    # Known right answers on real data: Star Wars (50) leads to Return of the Jedi (181).
+    rec = Recommender.load(model)
+    picks = rec.recommend([50], n=5)
+    assert picks[0].item_id == 181 and picks[0].because == ("Star Wars",)
+    assert rec.similar(50, n=1)[0].item_id == 181
+    assert rec.recommend([50, 172], n=1)[0].item_id == 181  # with Empire Strikes Back
+    # Nobody to fold in: Schindler's List, Shawshank, Casablanca (damped mean rating).
+    assert [r.item_id for r in rec.recommend([], n=3)] == [318, 64, 483]

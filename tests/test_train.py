@@ -34,7 +34,10 @@ def test_train_publishes_artifact_and_current_pointer(spark, settings, tmp_path)
     assert popularity.tolist() == [3, 3, 1, 1, 1, 1, 1]
 
     meta = json.loads((folder / "model.json").read_text())
-    assert meta["params"] == {"rank": 4, "reg_param": 0.1, "alpha": 1.0, "max_iter": 3}
+    assert meta["params"] == {"rank": 4, "reg_param": 0.1, "alpha": 0.25, "max_iter": 3,
+                              "scheme": "binary"}
+    mean_rating = np.load(folder / "mean_rating.npy")
+    assert mean_rating[0] == pytest.approx((5 + 4 + 3) / 3)  # Toy Story
     assert meta["counts"]["ratings"] == 11 and meta["counts"]["users"] == 4
     assert meta["version"] == folder.name and meta["versions"]["pyspark"].startswith("4.")
     items = [json.loads(line) for line in (folder / "items.jsonl").read_text().splitlines()]
@@ -60,18 +63,18 @@ def test_broken_arrays_are_never_published(settings):
     with pytest.raises(ModelError, match="non-finite"):
         write_artifact(settings.models_dir, item_ids=ids,
                        item_factors=np.array([[1.0], [np.nan], [0.0]]),
-                       popularity=np.ones(3), items=[], meta={})
+                       popularity=np.ones(3), mean_rating=np.ones(3), items=[], meta={})
     with pytest.raises(ModelError, match="disagree"):
         write_artifact(settings.models_dir, item_ids=ids, item_factors=np.ones((2, 1)),
-                       popularity=np.ones(3), items=[], meta={})
+                       popularity=np.ones(3), mean_rating=np.ones(3), items=[], meta={})
     assert current_dir(settings.models_dir) is None
     assert not list(settings.models_dir.glob("*/model.json"))
 
 
 def test_current_pointer_only_moves_to_complete_models(settings):
     good = write_artifact(settings.models_dir, item_ids=np.arange(2),
-                          item_factors=np.ones((2, 2)), popularity=np.ones(2), items=[],
-                          meta={})
+                          item_factors=np.ones((2, 2)), popularity=np.ones(2),
+                          mean_rating=np.ones(2), items=[], meta={})
     (settings.models_dir / "half-written").mkdir()
     with pytest.raises(ModelError):
         point_current(settings.models_dir, "half-written")

@@ -1,0 +1,80 @@
+"""Latency of ``Recommender.recommend`` for a user with 20 likes, in-process, one core.
+
+Two catalogues: the published ``ml-100k`` model (``models/current``) and a synthetic
+one at ML-32M scale (87,000 items, rank 64). Prints one JSON object per catalogue.
+Usage: ``python -m bench.serve [--requests 2000]``.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One core, as the goal says: BLAS must not spread one request over threads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse
+import json
+import platform
+import time
+
+import numpy as np
+
+from recommender.serve import Recommender
+
+
+def synthetic(n_items: int = 87_000, rank: int = 64, seed: int = 0) -> Recommender:
+    rng = np.random.default_rng(seed)
+    genres = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Thriller"]
+    items = [{"item_id": i, "title": f"Film {i}", "year": 1950 + i % 70,
+              "genres": [genres[i % 7], genres[(i // 7) % 7]], "kind": "movie"}
+             for i in range(1, n_items + 1)]
+    factors = (rng.standard_normal((n_items, rank)) * 0.1).astype(np.float32)
+    popularity = rng.zipf(1.5, n_items).clip(max=100_000)
+    mean = rng.uniform(2.5, 4.5, n_items).astype(np.float32)
+    return Recommender(item_ids=np.arange(1, n_items + 1), item_factors=factors,
+                       popularity=popularity, mean_rating=mean, items=items,
+                       params={"rank": rank, "reg_param": 0.1, "alpha": 1.0,
+                               "scheme": "binary"}, version="synthetic-87k")
+
+
+def measure(rec: Recommender, requests: int, likes: int = 20, seed: int = 1) -> dict:
+    rng = np.random.default_rng(seed)
+    with_factors = rec.ids[rec.has_factors]
+    users = [rng.choice(with_factors, size=likes, replace=False).tolist()
+             for _ in range(requests)]
+    for user in users[:50]:  # warm-up
+        rec.recommend(user, n=10)
+    timings = []
+    for user in users:
+        started = time.perf_counter_ns()
+        rec.recommend(user, n=10)
+        timings.append(time.perf_counter_ns() - started)
+    ms = np.array(timings) / 1e6
+    fold = []
+    for user in users[:500]:
+        started = time.perf_counter_ns()
+        rec.user_vector_for(user)
+        fold.append(time.perf_counter_ns() - started)
+    return {
+        "benchmark": "recommend", "model": rec.version, "items": len(rec.ids),
+        "rank": int(rec.factors.shape[1]), "likes": likes, "n": 10, "requests": requests,
+        "p50_ms": round(float(np.percentile(ms, 50)), 3),
+        "p99_ms": round(float(np.percentile(ms, 99)), 3),
+        "mean_ms": round(float(ms.mean()), 3),
+        "fold_in_p50_us": round(float(np.percentile(fold, 50)) / 1e3, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=2000)
+    args = parser.parse_args()
+    machine = {"cores": os.cpu_count(), "python": platform.python_version(),
+               "numpy": np.__version__, "processor": platform.machine()}
+    for rec in (Recommender.load(), synthetic()):
+        print(json.dumps({**measure(rec, args.requests), "machine": machine}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

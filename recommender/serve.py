@@ -1,0 +1,355 @@
+"""Serving: recommendations for anyone, in microseconds, from a published artifact.
+
+numpy only (no Spark, no Java). A user the model has never seen is *folded in*: their
+vector is the solution of the same regularised normal equations Spark's implicit
+ALS solves for a user, given the trained item factors Y:
+
+    A = YᵀY + Σ_i c_i·y_i·y_iᵀ + regParam·n⁺·I,   b = Σ_{r_i > 0} (1 + c_i)·y_i,   A x = b
+
+with c_i = alpha·|r_i| and n⁺ the number of positive entries (Spark scales regParam
+by it). YᵀY is computed once per model. Because the score of item j is linear in b,
+it splits exactly into one share per liked item, which is what ``because`` reports.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from recommender import artifacts
+from recommender.errors import ModelError
+from recommender.preferences import strength
+
+# Cold start: items are ranked by a damped mean rating, the mean pulled towards the
+# global mean by this many pseudo-ratings, so a film needs many good ratings to lead.
+PRIOR_RATINGS = 50
+# Same idea for items MovieLens never rated (IMDb TV shows): damped IMDb rating.
+PRIOR_IMDB_VOTES = 25_000
+# An item without factors can reach at most this share of the best collaborative score.
+CONTENT_WEIGHT = 0.9
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    item_id: int
+    title: str
+    year: int | None
+    kind: str
+    score: float
+    because: tuple[str, ...]
+    source: str  # "collaborative", "content" or "popular"
+    genres: tuple[str, ...] = ()
+
+
+class Recommender:
+    """An ALS model ready to serve. Build with :meth:`load` (or :meth:`from_arrays`)."""
+
+    def __init__(self, *, item_ids: np.ndarray, item_factors: np.ndarray,
+                 popularity: np.ndarray, mean_rating: np.ndarray, items: Sequence[dict],
+                 params: dict, version: str = "in-memory") -> None:
+        self.version = version
+        self.params = dict(params)
+        self.alpha = float(params.get("alpha", 1.0))
+        self.reg_param = float(params.get("reg_param", 0.1))
+        self.scheme = str(params.get("scheme", "raw"))
+        self.like_strength = float(strength(self.scheme, np.array([5.0]))[0])
+
+        # The catalogue: every item we can show, with or without factors.
+        meta = {int(m["item_id"]): m for m in items}
+        for item_id in item_ids.tolist():
+            meta.setdefault(int(item_id), {"item_id": int(item_id), "title": str(item_id)})
+        self.ids = np.array(sorted(meta), dtype=np.int64)
+        self.row = {int(i): r for r, i in enumerate(self.ids)}
+        rows = [meta[int(i)] for i in self.ids]
+        n, rank = len(self.ids), item_factors.shape[1]
+        self.titles = [str(m.get("title") or m["item_id"]) for m in rows]
+        self.years = np.array([m.get("year") if m.get("year") is not None else np.nan
+                               for m in rows], dtype=np.float64)
+        self.kinds = np.array([m.get("kind") or "movie" for m in rows])
+        self.genre_lists = [tuple(m.get("genres") or ()) for m in rows]
+        self.imdb_rating = np.array([m.get("imdb_rating") if m.get("imdb_rating") is not None
+                                     else np.nan for m in rows], dtype=np.float64)
+        self.imdb_votes = np.array([m.get("imdb_votes") or 0 for m in rows], dtype=np.float64)
+
+        self.factors = np.zeros((n, rank), dtype=np.float32)
+        self.has_factors = np.zeros(n, dtype=bool)
+        self.popularity = np.zeros(n, dtype=np.float64)
+        self.mean_rating = np.full(n, np.nan)
+        where = np.array([self.row[int(i)] for i in item_ids], dtype=np.int64)
+        self.factors[where] = item_factors
+        self.has_factors[where] = True
+        self.popularity[where] = popularity
+        self.mean_rating[where] = mean_rating
+
+        y = self.factors[self.has_factors].astype(np.float64)
+        self.yty = y.T @ y  # once per model: the fold-in's shared term
+        norms = np.linalg.norm(self.factors, axis=1)
+        self.unit_factors = self.factors / np.where(norms > 0, norms, 1)[:, None]
+
+        self.genre_names = sorted({g for gs in self.genre_lists for g in gs})
+        genre_index = {g: j for j, g in enumerate(self.genre_names)}
+        self.genre_matrix = np.zeros((n, len(self.genre_names)), dtype=np.float32)
+        for r, gs in enumerate(self.genre_lists):
+            for g in gs:
+                self.genre_matrix[r, genre_index[g]] = 1.0
+        gnorm = np.linalg.norm(self.genre_matrix, axis=1)
+        self.unit_genres = self.genre_matrix / np.where(gnorm > 0, gnorm, 1)[:, None]
+        self.quality = self._quality()
+        self._lower_genre = {g.lower(): g for g in self.genre_names}
+
+    # ----- loading -------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, model_dir: str | os.PathLike | None = None) -> Recommender:
+        """Load ``model_dir`` (default ``$MODELS_DIR/current``), refusing broken artifacts."""
+        if model_dir is None:
+            from recommender.settings import Settings
+
+            models = Settings.from_env().models_dir
+            found = artifacts.current_dir(models)
+            if found is None:
+                raise ModelError(f"No model in {models}; run 'python -m recommender train'.")
+            model_dir = found
+        return cls(**artifacts.read_artifact(Path(model_dir)))
+
+    @classmethod
+    def from_arrays(cls, item_ids: np.ndarray, item_factors: np.ndarray, params: dict,
+                    items: Sequence[dict] = (), popularity: np.ndarray | None = None,
+                    mean_rating: np.ndarray | None = None) -> Recommender:
+        """A model straight from training output (evaluation uses this)."""
+        n = len(item_ids)
+        return cls(item_ids=np.asarray(item_ids, dtype=np.int64),
+                   item_factors=np.asarray(item_factors, dtype=np.float32),
+                   popularity=np.zeros(n) if popularity is None else popularity,
+                   mean_rating=np.full(n, np.nan) if mean_rating is None else mean_rating,
+                   items=items, params=params)
+
+    # ----- the math -----------------------------------------------------------------
+
+    def rows_of(self, item_ids: Iterable[int]) -> np.ndarray:
+        """Catalogue rows of the given ids that exist (unknown ids are skipped)."""
+        return np.array([self.row[i] for i in map(int, item_ids) if i in self.row],
+                        dtype=np.int64)
+
+    def _system(self, rows: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                     np.ndarray]:
+        keep = self.has_factors[rows] & (values != 0)
+        rows, values = rows[keep], values[keep]
+        y = self.factors[rows].astype(np.float64)
+        c = self.alpha * np.abs(values)
+        positive = values > 0
+        a = self.yty + (y.T * c) @ y
+        a[np.diag_indices_from(a)] += self.reg_param * positive.sum()
+        weights = np.where(positive, 1.0 + c, 0.0)
+        return a, weights, rows
+
+    def fold_in(self, item_ids: Sequence[int], values: Sequence[float]) -> np.ndarray:
+        """The user vector for preference strengths ``values`` (as Spark would train it).
+
+        ``values`` are already-transformed strengths (see :mod:`recommender.preferences`):
+        positive means "likes", negative "confidently not". Items without factors and
+        unknown ids are ignored. Returns zeros when there is no positive evidence.
+        """
+        rows = np.array([self.row.get(int(i), -1) for i in item_ids], dtype=np.int64)
+        values = np.asarray(values, dtype=np.float64)
+        known = rows >= 0
+        a, weights, rows = self._system(rows[known], values[known])
+        if not (weights > 0).any():
+            return np.zeros(self.factors.shape[1])
+        b = self.factors[rows].astype(np.float64).T @ weights
+        return np.linalg.solve(a, b)
+
+    def user_vector_for(self, likes: Sequence[int], dislikes: Sequence[int] = ()) -> np.ndarray:
+        ids = list(likes) + list(dislikes)
+        values = [self.like_strength] * len(likes) + [-abs(self.like_strength)] * len(dislikes)
+        return self.fold_in(ids, values)
+
+    def scores(self, user_vector: np.ndarray) -> np.ndarray:
+        """Collaborative scores of every catalogue item (items without factors score 0)."""
+        return self.factors @ user_vector.astype(np.float32)
+
+    def _quality(self) -> np.ndarray:
+        """Damped mean rating on a 0-5 scale: MovieLens where rated, else IMDb."""
+        rated = self.popularity > 0
+        global_mean = (np.nansum(self.mean_rating[rated] * self.popularity[rated])
+                       / self.popularity[rated].sum()) if rated.any() else 3.5
+        ml = (np.nan_to_num(self.mean_rating) * self.popularity + PRIOR_RATINGS * global_mean) \
+            / (self.popularity + PRIOR_RATINGS)
+        imdb = np.nan_to_num(self.imdb_rating, nan=2 * global_mean) / 2
+        imdb = (imdb * self.imdb_votes + PRIOR_IMDB_VOTES * global_mean) \
+            / (self.imdb_votes + PRIOR_IMDB_VOTES)
+        return np.where(rated, ml, imdb)
+
+    def _content_scores(self, like_rows: np.ndarray) -> np.ndarray:
+        """Genre and era affinity with the liked items, times quality (0..1)."""
+        if len(like_rows) == 0:
+            return np.zeros(len(self.ids))
+        profile = self.unit_genres[like_rows].sum(axis=0)
+        norm = np.linalg.norm(profile)
+        genre = self.unit_genres @ (profile / norm) if norm > 0 else np.zeros(len(self.ids))
+        liked_years = self.years[like_rows]
+        if np.isfinite(liked_years).any():
+            era = np.exp(-np.abs(self.years - np.nanmean(liked_years)) / 15.0)
+            era = np.nan_to_num(era, nan=0.5)
+        else:
+            era = np.ones(len(self.ids))
+        return genre * era * (self.quality / 5.0)
+
+    # ----- the API the bot uses -----------------------------------------------------
+
+    def recommend(self, likes: Sequence[int], dislikes: Sequence[int] = (), n: int = 10,
+                  exclude: Iterable[int] = (), kind: str | None = None,
+                  genres: Sequence[str] = (), years: tuple[int, int] | None = None,
+                  min_imdb_rating: float | None = None, *,
+                  diversity: float = 0.0) -> list[Recommendation]:
+        """Top ``n`` items for someone who liked ``likes`` and disliked ``dislikes``.
+
+        Filters are exact: ``kind`` ("movie"/"tv"), every genre in ``genres``,
+        ``years`` inclusive, ``min_imdb_rating`` (items without one are dropped).
+        Liked, disliked and excluded items never come back. ``diversity`` in [0, 1]
+        re-ranks with maximal marginal relevance (0: off).
+        """
+        if n <= 0:
+            return []
+        likes = [i for i in dict.fromkeys(map(int, likes)) if i in self.row]
+        dislikes = [i for i in dict.fromkeys(map(int, dislikes)) if i in self.row]
+        like_rows = self.rows_of(likes)
+        x = self.user_vector_for(likes, dislikes)
+        collaborative = bool(np.any(x))
+        allowed = self._allowed(kind, genres, years, min_imdb_rating)
+        allowed[like_rows] = False
+        allowed[self.rows_of(dislikes)] = False
+        allowed[self.rows_of(exclude)] = False
+
+        if collaborative:
+            cf = self.scores(x).astype(np.float64)
+            top = cf[allowed & self.has_factors].max(initial=0.0)
+            scale = top if top > 0 else 1.0
+            content = self._content_scores(like_rows)
+            score = np.where(self.has_factors, cf / scale, CONTENT_WEIGHT * content)
+            source = np.where(self.has_factors, "collaborative", "content")
+        elif len(like_rows):
+            # Only items without factors were liked (new TV shows): genres and era.
+            score = self._content_scores(like_rows)
+            source = np.full(len(self.ids), "content")
+        else:
+            # Nobody to fold in: popular, well-rated items (the damped mean rating).
+            score = self.quality / 5.0
+            source = np.full(len(self.ids), "popular")
+        candidates = np.flatnonzero(allowed)
+        if len(candidates) == 0:
+            return []
+        order = candidates[np.lexsort((self.ids[candidates], -score[candidates]))]
+        if diversity > 0:
+            chosen = self.mmr(order[: max(10 * n, 50)], score, n, diversity)
+        else:
+            chosen = order[:n]
+        because = self._because(chosen, likes, dislikes)
+        return [self._result(r, float(score[r]), because.get(int(r), ()), str(source[r]))
+                for r in chosen]
+
+    def similar(self, item_id: int, n: int = 10, exclude: Iterable[int] = ()) -> list[
+            Recommendation]:
+        """Items closest to ``item_id``: cosine in factor space, or genres without factors."""
+        if int(item_id) not in self.row:
+            raise KeyError(f"unknown item_id {item_id}")
+        r = self.row[int(item_id)]
+        if self.has_factors[r]:
+            sims = (self.unit_factors @ self.unit_factors[r]).astype(np.float64)
+            sims[~self.has_factors] = -np.inf
+            source = "collaborative"
+        else:
+            sims = (self.unit_genres @ self.unit_genres[r]) * (self.quality / 5.0)
+            source = "content"
+        allowed = np.ones(len(self.ids), dtype=bool)
+        allowed[r] = False
+        allowed[self.rows_of(exclude)] = False
+        candidates = np.flatnonzero(allowed & np.isfinite(sims))
+        order = candidates[np.lexsort((self.ids[candidates], -sims[candidates]))][:n]
+        return [self._result(c, float(sims[c]), (self.titles[r],), source) for c in order]
+
+    # ----- helpers --------------------------------------------------------------------
+
+    def _allowed(self, kind: str | None, genres: Sequence[str],
+                 years: tuple[int, int] | None, min_imdb_rating: float | None) -> np.ndarray:
+        allowed = np.ones(len(self.ids), dtype=bool)
+        if kind is not None:
+            allowed &= self.kinds == kind
+        for genre in genres:
+            name = self._lower_genre.get(str(genre).lower())
+            if name is None:
+                return np.zeros(len(self.ids), dtype=bool)
+            allowed &= self.genre_matrix[:, self.genre_names.index(name)] > 0
+        if years is not None:
+            lo, hi = years
+            with np.errstate(invalid="ignore"):
+                allowed &= (self.years >= lo) & (self.years <= hi)
+        if min_imdb_rating is not None:
+            with np.errstate(invalid="ignore"):
+                allowed &= self.imdb_rating >= min_imdb_rating
+        return allowed
+
+    def mmr(self, pool: np.ndarray, score: np.ndarray, n: int, diversity: float) -> np.ndarray:
+        """Re-rank catalogue rows ``pool`` by maximal marginal relevance.
+
+        Greedily picks the row maximising (1 - diversity)·score - diversity·(highest
+        similarity to a row already picked); ``score`` is indexed by catalogue row.
+        """
+        has = self.has_factors[pool]
+        relevance = score[pool]
+        chosen: list[int] = []
+        max_sim = np.zeros(len(pool))
+        available = np.ones(len(pool), dtype=bool)
+        for _ in range(min(n, len(pool))):
+            value = (1 - diversity) * relevance - diversity * max_sim
+            value[~available] = -np.inf
+            pick = int(np.argmax(value))
+            chosen.append(pick)
+            available[pick] = False
+            factor_sims = self.unit_factors[pool] @ self.unit_factors[pool[pick]]
+            genre_sims = self.unit_genres[pool] @ self.unit_genres[pool[pick]]
+            max_sim = np.maximum(max_sim, np.where(has & has[pick], factor_sims, genre_sims))
+        return pool[chosen]
+
+    def _because(self, rows: np.ndarray, likes: list[int],
+                 dislikes: list[int]) -> dict[int, tuple[str, ...]]:
+        """The liked titles contributing most to each score.
+
+        Collaborative scores split exactly into per-like shares (1 + c_j)·y_iᵀA⁻¹y_j;
+        items scored on content are explained by the likes whose genres match best.
+        """
+        like_rows = self.rows_of(likes)
+        if len(rows) == 0 or len(like_rows) == 0:
+            return {}
+        values = np.array([self.like_strength] * len(likes)
+                          + [-abs(self.like_strength)] * len(dislikes))
+        a, weights, used = self._system(self.rows_of(likes + dislikes), values)
+        positive = weights > 0
+        factor_rows = used[positive]
+        if positive.any():
+            shares = (self.factors[rows].astype(np.float64) @ np.linalg.inv(a)) @ (
+                self.factors[factor_rows].astype(np.float64).T * weights[positive])
+        genre_shares = self.unit_genres[rows] @ self.unit_genres[like_rows].T
+        out: dict[int, tuple[str, ...]] = {}
+        for k, r in enumerate(rows):
+            if self.has_factors[r] and positive.any():
+                source_rows, row_shares = factor_rows, shares[k]
+            else:
+                source_rows, row_shares = like_rows, genre_shares[k]
+            best = np.argsort(-row_shares, kind="stable")[:2]
+            out[int(r)] = tuple(self.titles[source_rows[j]] for j in best if row_shares[j] > 0)
+        return out
+
+    def _result(self, r: int, score: float, because: tuple[str, ...],
+                source: str) -> Recommendation:
+        year = self.years[r]
+        return Recommendation(
+            item_id=int(self.ids[r]), title=self.titles[r],
+            year=None if math.isnan(year) else int(year), kind=str(self.kinds[r]),
+            score=round(score, 6), because=because, source=source,
+            genres=self.genre_lists[r])
