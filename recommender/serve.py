@@ -185,20 +185,25 @@ class Recommender:
             / (self.imdb_votes + PRIOR_IMDB_VOTES)
         return np.where(rated, ml, imdb)
 
-    def _content_scores(self, like_rows: np.ndarray) -> np.ndarray:
-        """Genre and era affinity with the liked items, times quality (0..1)."""
+    def _content_scores(self, like_rows: np.ndarray,
+                        rows: np.ndarray | None = None) -> np.ndarray:
+        """Genre and era affinity with the liked items, times quality (0..1).
+
+        For ``rows`` only (all catalogue rows when None).
+        """
+        rows = np.arange(len(self.ids)) if rows is None else rows
         if len(like_rows) == 0:
-            return np.zeros(len(self.ids))
+            return np.zeros(len(rows))
         profile = self.unit_genres[like_rows].sum(axis=0)
         norm = np.linalg.norm(profile)
-        genre = self.unit_genres @ (profile / norm) if norm > 0 else np.zeros(len(self.ids))
+        genre = self.unit_genres[rows] @ (profile / norm) if norm > 0 else np.zeros(len(rows))
         liked_years = self.years[like_rows]
         if np.isfinite(liked_years).any():
-            era = np.exp(-np.abs(self.years - np.nanmean(liked_years)) / 15.0)
+            era = np.exp(-np.abs(self.years[rows] - np.nanmean(liked_years)) / 15.0)
             era = np.nan_to_num(era, nan=0.5)
         else:
-            era = np.ones(len(self.ids))
-        return genre * era * (self.quality / 5.0)
+            era = np.ones(len(rows))
+        return genre * era * (self.quality[rows] / 5.0)
 
     # ----- the API the bot uses -----------------------------------------------------
 
@@ -227,31 +232,41 @@ class Recommender:
         allowed[self.rows_of(exclude)] = False
 
         if collaborative:
-            cf = self.scores(x).astype(np.float64)
-            top = cf[allowed & self.has_factors].max(initial=0.0)
-            scale = top if top > 0 else 1.0
-            content = self._content_scores(like_rows)
-            score = np.where(self.has_factors, cf / scale, CONTENT_WEIGHT * content)
-            source = np.where(self.has_factors, "collaborative", "content")
+            score = self.scores(x).astype(np.float64)
+            top = score[allowed & self.has_factors].max(initial=0.0)
+            score /= top if top > 0 else 1.0
+            # Items without factors (unrated TV shows) are scored on content instead.
+            unrated = np.flatnonzero(allowed & ~self.has_factors)
+            if len(unrated):
+                score[unrated] = CONTENT_WEIGHT * self._content_scores(like_rows, unrated)
+            mode = "collaborative"
         elif len(like_rows):
             # Only items without factors were liked (new TV shows): genres and era.
-            score = self._content_scores(like_rows)
-            source = np.full(len(self.ids), "content")
+            score, mode = self._content_scores(like_rows), "content"
         else:
             # Nobody to fold in: popular, well-rated items (the damped mean rating).
-            score = self.quality / 5.0
-            source = np.full(len(self.ids), "popular")
-        candidates = np.flatnonzero(allowed)
-        if len(candidates) == 0:
-            return []
-        order = candidates[np.lexsort((self.ids[candidates], -score[candidates]))]
-        if diversity > 0:
-            chosen = self.mmr(order[: max(10 * n, 50)], score, n, diversity)
-        else:
-            chosen = order[:n]
+            score, mode = self.quality / 5.0, "popular"
+        pool = self._top(score, allowed, max(10 * n, 50) if diversity > 0 else n)
+        chosen = self.mmr(pool, score, n, diversity) if diversity > 0 else pool
         because = self._because(chosen, likes, dislikes)
-        return [self._result(r, float(score[r]), because.get(int(r), ()), str(source[r]))
+        return [self._result(r, float(score[r]), because.get(int(r), ()),
+                             "content" if mode == "collaborative" and not self.has_factors[r]
+                             else mode)
                 for r in chosen]
+
+    def _top(self, score: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
+        """Rows of the ``k`` best allowed scores, best first, ties by item id.
+
+        A partial selection finds the k-th best score; everything at or above it
+        (ties included, so the choice is deterministic) is then fully sorted.
+        """
+        candidates = np.flatnonzero(allowed)
+        if len(candidates) > k:
+            values = score[candidates]
+            threshold = np.partition(values, len(values) - k)[len(values) - k]
+            candidates = candidates[values >= threshold]
+        order = np.lexsort((self.ids[candidates], -score[candidates]))
+        return candidates[order][:k]
 
     def similar(self, item_id: int, n: int = 10, exclude: Iterable[int] = ()) -> list[
             Recommendation]:
