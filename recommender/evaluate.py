@@ -8,6 +8,7 @@ is one JSON object on one line.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -243,11 +244,20 @@ PROTOCOLS = {"recommenders": recommenders_protocol, "cold-start": cold_start_pro
 
 
 def write_results(lines: list[dict], folder: Path, protocol: str) -> Path:
-    """Save next to the artifact: ``<model>/evaluation/<protocol>.jsonl``."""
+    """Save next to the artifact (``<model>/evaluation/<protocol>.jsonl``) and record the
+    headline metrics in its ``model.json`` (replaced atomically)."""
     out = folder / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{protocol}.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    meta_path = folder / "model.json"
+    meta = json.loads(meta_path.read_text())
+    keys = ("map", f"ndcg@{K}", f"precision@{K}", f"recall@{K}", "users")
+    meta.setdefault("metrics", {})[protocol] = {
+        line["model"]: {k: line[k] for k in keys if k in line} for line in lines}
+    tmp = meta_path.with_name(f".model.json.{os.getpid()}")
+    tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    os.replace(tmp, meta_path)
     return path
 
 

@@ -53,3 +53,7 @@ def test_prepare_and_train_are_idempotent(tmp_path):
         ("cold-start", "popularity"), ("cold-start", "spark-als-trained-users")]
     saved = tmp_path / "models" / "current" / "evaluation" / "cold-start.jsonl"
     assert [json.loads(x) for x in saved.read_text().splitlines()] == lines[3:]
+    meta = json.loads((tmp_path / "models" / "current" / "model.json").read_text())
+    assert set(meta["metrics"]) == {"recommenders", "cold-start"}
+    assert set(meta["metrics"]["cold-start"]) == {"spark-als-foldin", "popularity",
+                                                  "spark-als-trained-users"}
