@@ -148,6 +148,18 @@ class Recommender:
         weights = np.where(positive, 1.0 + c, 0.0)
         return a, weights, rows
 
+    def _solve(self, item_ids: Sequence[int], values: Sequence[float]) -> tuple[
+            np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The user vector x with the system behind it: (x, A, weights, rows)."""
+        rows = np.array([self.row.get(int(i), -1) for i in item_ids], dtype=np.int64)
+        values = np.asarray(values, dtype=np.float64)
+        known = rows >= 0
+        a, weights, rows = self._system(rows[known], values[known])
+        if not (weights > 0).any():
+            return np.zeros(self.factors.shape[1]), a, weights, rows
+        b = self.factors[rows].astype(np.float64).T @ weights
+        return np.linalg.solve(a, b), a, weights, rows
+
     def fold_in(self, item_ids: Sequence[int], values: Sequence[float]) -> np.ndarray:
         """The user vector for preference strengths ``values`` (as Spark would train it).
 
@@ -155,19 +167,16 @@ class Recommender:
         positive means "likes", negative "confidently not". Items without factors and
         unknown ids are ignored. Returns zeros when there is no positive evidence.
         """
-        rows = np.array([self.row.get(int(i), -1) for i in item_ids], dtype=np.int64)
-        values = np.asarray(values, dtype=np.float64)
-        known = rows >= 0
-        a, weights, rows = self._system(rows[known], values[known])
-        if not (weights > 0).any():
-            return np.zeros(self.factors.shape[1])
-        b = self.factors[rows].astype(np.float64).T @ weights
-        return np.linalg.solve(a, b)
+        return self._solve(item_ids, values)[0]
 
-    def user_vector_for(self, likes: Sequence[int], dislikes: Sequence[int] = ()) -> np.ndarray:
+    def _likes_system(self, likes: Sequence[int], dislikes: Sequence[int]):
         ids = list(likes) + list(dislikes)
         values = [self.like_strength] * len(likes) + [-abs(self.like_strength)] * len(dislikes)
-        return self.fold_in(ids, values)
+        return self._solve(ids, values)
+
+    def user_vector_for(self, likes: Sequence[int], dislikes: Sequence[int] = ()) -> np.ndarray:
+        """The folded-in vector of someone who liked ``likes`` and disliked ``dislikes``."""
+        return self._likes_system(likes, dislikes)[0]
 
     def scores(self, user_vector: np.ndarray) -> np.ndarray:
         """Collaborative scores of every catalogue item (items without factors score 0)."""
@@ -224,7 +233,8 @@ class Recommender:
         likes = [i for i in dict.fromkeys(map(int, likes)) if i in self.row]
         dislikes = [i for i in dict.fromkeys(map(int, dislikes)) if i in self.row]
         like_rows = self.rows_of(likes)
-        x = self.user_vector_for(likes, dislikes)
+        system = self._likes_system(likes, dislikes)
+        x = system[0]
         collaborative = bool(np.any(x))
         allowed = self._allowed(kind, genres, years, min_imdb_rating)
         allowed[like_rows] = False
@@ -248,7 +258,7 @@ class Recommender:
             score, mode = self.quality / 5.0, "popular"
         pool = self._top(score, allowed, max(10 * n, 50) if diversity > 0 else n)
         chosen = self.mmr(pool, score, n, diversity) if diversity > 0 else pool
-        because = self._because(chosen, likes, dislikes)
+        because = self._because(chosen, like_rows, system)
         return [self._result(r, float(score[r]), because.get(int(r), ()),
                              "content" if mode == "collaborative" and not self.has_factors[r]
                              else mode)
@@ -331,19 +341,17 @@ class Recommender:
             max_sim = np.maximum(max_sim, np.where(has & has[pick], factor_sims, genre_sims))
         return pool[chosen]
 
-    def _because(self, rows: np.ndarray, likes: list[int],
-                 dislikes: list[int]) -> dict[int, tuple[str, ...]]:
+    def _because(self, rows: np.ndarray, like_rows: np.ndarray,
+                 system: tuple) -> dict[int, tuple[str, ...]]:
         """The liked titles contributing most to each score.
 
-        Collaborative scores split exactly into per-like shares (1 + c_j)·y_iᵀA⁻¹y_j;
-        items scored on content are explained by the likes whose genres match best.
+        Collaborative scores split exactly into per-like shares (1 + c_j)·y_iᵀA⁻¹y_j
+        (``system`` is the fold-in's (x, A, weights, rows)); items scored on content
+        are explained by the likes whose genres match best.
         """
-        like_rows = self.rows_of(likes)
         if len(rows) == 0 or len(like_rows) == 0:
             return {}
-        values = np.array([self.like_strength] * len(likes)
-                          + [-abs(self.like_strength)] * len(dislikes))
-        a, weights, used = self._system(self.rows_of(likes + dislikes), values)
+        _, a, weights, used = system
         positive = weights > 0
         factor_rows = used[positive]
         if positive.any():
