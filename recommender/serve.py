@@ -278,6 +278,27 @@ class Recommender:
         order = np.lexsort((self.ids[candidates], -score[candidates]))
         return candidates[order][:k]
 
+    def explain(self, likes: Sequence[int], dislikes: Sequence[int],
+                item_id: int) -> Recommendation | None:
+        """How ``item_id`` scores for this taste, with its reasons (None if unknown)."""
+        if int(item_id) not in self.row:
+            return None
+        likes = [i for i in dict.fromkeys(map(int, likes)) if i in self.row]
+        dislikes = [i for i in dict.fromkeys(map(int, dislikes)) if i in self.row]
+        like_rows = self.rows_of(likes)
+        system = self._likes_system(likes, dislikes)
+        r = self.row[int(item_id)]
+        if np.any(system[0]) and self.has_factors[r]:
+            scores = self.scores(system[0])
+            top = scores[self.has_factors].max(initial=0.0)
+            score, source = float(scores[r] / top) if top > 0 else 0.0, "collaborative"
+        elif len(like_rows):
+            score, source = float(self._content_scores(like_rows, np.array([r]))[0]), "content"
+        else:
+            score, source = float(self.quality[r] / 5.0), "popular"
+        rows = np.array([r])
+        return self._result(r, score, self._because(rows, like_rows, system).get(r, ()), source)
+
     def similar(self, item_id: int, n: int = 10, exclude: Iterable[int] = ()) -> list[
             Recommendation]:
         """Items closest to ``item_id``: cosine in factor space, or genres without factors."""

@@ -7,7 +7,7 @@ data, models and the database are. Environment variables win over ``.env``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -47,6 +47,10 @@ class Settings:
     movielens_base_url: str = DEFAULT_MOVIELENS_BASE_URL
     imdb_base_url: str = DEFAULT_IMDB_BASE_URL
     jdk_dir: Path = Path(".jdk")
+    # Secrets: kept out of repr so they never reach a log line or a traceback.
+    telegram_token: str | None = field(default=None, repr=False)
+    telegram_api_base_url: str | None = None
+    admin_ids: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -63,6 +67,9 @@ class Settings:
             movielens_base_url=env.get("MOVIELENS_BASE_URL") or DEFAULT_MOVIELENS_BASE_URL,
             imdb_base_url=env.get("IMDB_BASE_URL") or DEFAULT_IMDB_BASE_URL,
             jdk_dir=Path(env.get("JDK_DIR") or ".jdk"),
+            telegram_token=(env.get("TELEGRAM_TOKEN") or "").strip() or None,
+            telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or None,
+            admin_ids=tuple(a for a in (env.get("ADMIN_IDS") or "").replace(",", " ").split()),
         )
 
     @property

@@ -1,0 +1,1 @@
+"""Chat bot: conversation core and chat adapters."""

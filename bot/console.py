@@ -1,0 +1,56 @@
+"""Console chat: the bot in a terminal, no token needed.
+
+Buttons become numbered choices; typing the number presses the button. Works with
+piped input too: each line is a message, and the chat ends cleanly at end of input.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from bot.core import Button, Conversation, Reply, UserRef
+
+USER = UserRef("console", "local", "friend")
+
+
+def render(reply: Reply, out: TextIO) -> list[Button]:
+    """Print a reply; return its buttons in the order they were numbered."""
+    out.write(reply.text + "\n")
+    numbered = [button for row in reply.buttons for button in row]
+    for i, button in enumerate(numbered, 1):
+        out.write(f"  [{i}] {button.label}\n")
+    if numbered:
+        out.write("  (type a number to choose)\n")
+    return numbered
+
+
+def run(conversation: Conversation, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout,
+        user: UserRef = USER) -> None:
+    interactive = stdin.isatty()
+    stdout.write("Movie bot. Type /help for commands, /start to begin, Ctrl-D to quit.\n")
+    buttons: list[Button] = []
+    while True:
+        if interactive:
+            stdout.write("> ")
+            stdout.flush()
+        line = stdin.readline()
+        if not line:
+            break
+        text = line.strip()
+        if not interactive and text:
+            stdout.write(f"> {text}\n")
+        if text.isdigit() and buttons and 1 <= int(text) <= len(buttons):
+            replies = conversation.handle_button(user, buttons[int(text) - 1].data)
+        elif text.isdigit() and buttons:
+            replies = [Reply(f"Choose a number from 1 to {len(buttons)}.")]
+        else:
+            replies = conversation.handle_text(user, text)
+        new_buttons: list[Button] = []
+        for reply in replies:
+            if reply.notice and not reply.text:
+                stdout.write(reply.notice + "\n")
+            new_buttons = render(reply, stdout) or new_buttons
+        buttons = new_buttons or buttons
+        stdout.flush()
+    stdout.write("Bye!\n")

@@ -1,0 +1,522 @@
+"""The conversation core: every command, knowing nothing about chat platforms.
+
+Adapters (console, Telegram) turn what a person typed or tapped into
+:meth:`Conversation.handle_text` / :meth:`Conversation.handle_button` calls and
+render the :class:`Reply` objects they get back. Button data carries ids only
+(Telegram allows 64 bytes). Every reply is plain text: adapters escape it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from storage import InvalidRating, Storage
+
+from bot.matching import Candidate, Match, TitleIndex
+from recommender.serve import Recommendation, Recommender
+
+log = logging.getLogger(__name__)
+
+PAGE = 5
+MAX_TEXT = 500  # longer messages are cut before matching: no title is that long
+LIST_SIZE = 50  # how many picks one /recommend computes; /more pages through them
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    data: str
+
+
+@dataclass
+class Reply:
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+    edit: bool = False  # replace the message whose button was pressed (paging)
+    notice: str | None = None  # a short toast for a button press
+
+
+@dataclass(frozen=True)
+class UserRef:
+    platform: str
+    platform_user_id: str
+    name: str | None = None
+
+
+HELP = """Here is what I understand:
+/start: pick a few favourites to get going
+/like <title>: tell me you love it, e.g. /like Dune
+/dislike <title>: e.g. /dislike Titanic
+/unlike <title>: forget a like or dislike, e.g. /unlike Dune
+/rate <title> <1-5>: half stars are fine, e.g. /rate The Matrix 4.5
+/likes: what you told me, newest first
+/recommend [n] [movie|tv] [genre] [years]: e.g. /recommend 5 movie comedy 1990-1999
+/more: the next picks of the same list
+/similar <title>: more like this one, e.g. /similar Alien
+/why <title>: why I would suggest it, e.g. /why Fargo
+/watchlist: your list; /watch <title> adds, /unwatch <title> removes
+/forget: delete everything I know about you
+You can also just type a title to look it up."""
+
+SORRY = "Sorry, something went wrong on my side and nothing was changed. Please try again."
+ADMIN_HELP = "/stats: users, ratings and the model (admins only)"
+
+COMMANDS = {
+    "start": "pick a few favourites", "help": "every command with an example",
+    "like": "a title you love", "dislike": "a title you don't like",
+    "unlike": "forget a like or dislike", "rate": "rate a title 1-5",
+    "likes": "what you told me", "recommend": "picks for you", "more": "next picks",
+    "similar": "more like a title", "why": "why a title is suggested",
+    "watchlist": "your watchlist", "watch": "add to watchlist",
+    "unwatch": "remove from watchlist", "forget": "delete my data",
+}
+
+
+def describe(title: str, year: int | None, kind: str) -> str:
+    when = f" ({year})" if year else ""
+    return f"{title}{when}" + (" [TV]" if kind == "tv" else "")
+
+
+class Conversation:
+    """One bot brain shared by every adapter; safe to call from several threads."""
+
+    def __init__(self, recommender: Recommender, storage: Storage, *,
+                 titles: TitleIndex | None = None, admin_ids: Sequence[str] = (),
+                 clock: Callable[[], float] = time.time) -> None:
+        self.rec = recommender
+        self.db = storage
+        self.titles = titles or TitleIndex.from_recommender(recommender)
+        self.admin_ids = {str(a) for a in admin_ids}
+        self.clock = clock
+        self._lists: dict[int, dict] = {}  # user -> the last /recommend list and position
+        self._lock = threading.Lock()
+
+    # ----- entry points --------------------------------------------------------------
+
+    def handle_text(self, user: UserRef, text: str) -> list[Reply]:
+        """A message: a command, or free text treated as a title search."""
+        text = (text or "").replace("\x00", "").strip()[:MAX_TEXT * 4]
+        if not text:
+            return [Reply("Send me a title, or /help to see what I can do.")]
+        uid = self.db.user(user.platform, user.platform_user_id, user.name)
+        if not text.startswith("/"):
+            return [self._lookup(uid, text)]
+        command, _, args = text[1:].partition(" ")
+        command = command.split("@", 1)[0].lower()
+        args = " ".join(args.split())[:MAX_TEXT]
+        handler = getattr(self, f"cmd_{command}", None)
+        if handler is None or (command == "stats" and not self._is_admin(user)):
+            if command == "stats":
+                log.warning("refused /stats for %s:%s", user.platform, user.platform_user_id)
+                return [Reply("Sorry, /stats is only for the bot's admins.")]
+            return [Reply(f"I don't know /{command[:30]}. Try /help.")]
+        try:
+            return handler(uid, args, user)
+        except InvalidRating:
+            return [Reply("Ratings go from 1 to 5 (half stars are fine), e.g. /rate Dune 4.5")]
+        except Exception:  # a bug must cost one reply, never the conversation
+            log.exception("/%s failed", command)
+            return [Reply(SORRY)]
+
+    def handle_button(self, user: UserRef, data: str) -> list[Reply]:
+        """A button press; ``data`` is what we put into the button."""
+        uid = self.db.user(user.platform, user.platform_user_id, user.name)
+        action, _, rest = (data or "").partition(":")
+        parts = rest.split(":") if rest else []
+        try:
+            numbers = [int(p) for p in parts if p]
+        except ValueError:
+            return [Reply("That button has expired.", notice="Expired")]
+        handler = getattr(self, f"btn_{action}", None)
+        if handler is None:
+            return [Reply("That button has expired.", notice="Expired")]
+        try:
+            return handler(uid, numbers, parts)
+        except (IndexError, KeyError, ValueError, InvalidRating):
+            return [Reply("That button has expired.", notice="Expired")]
+        except Exception:
+            log.exception("button %r failed", data[:64])
+            return [Reply(SORRY, notice="Sorry")]
+
+    def handle_other(self, user: UserRef) -> list[Reply]:
+        """Stickers, photos, voice: we only read text."""
+        return [Reply("I only understand text. Type a title, or /help.")]
+
+    # ----- commands ------------------------------------------------------------------
+
+    def cmd_start(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        name = f", {user.name}" if user.name else ""
+        picks = self._onboarding()
+        buttons = [[Button(f"❤ {describe(c.title, c.year, c.kind)}", f"like:{c.item_id}")]
+                   for c in picks]
+        return [Reply(
+            f"Hi{name}! I recommend movies and TV shows from what you love.\n"
+            "Tap a few favourites below (3 or more works best), or type /like and a title. "
+            "Then ask /recommend.", buttons)]
+
+    def cmd_help(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        extra = f"\n{ADMIN_HELP}" if self._is_admin(user) else ""
+        return [Reply(HELP + extra)]
+
+    def cmd_like(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        return self._resolve_then(uid, args, "like", "/like Dune")
+
+    def cmd_dislike(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        return self._resolve_then(uid, args, "dislike", "/dislike Titanic")
+
+    def cmd_unlike(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        return self._resolve_then(uid, args, "unlike", "/unlike Dune")
+
+    def cmd_watch(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        return self._resolve_then(uid, args, "watch", "/watch Alien")
+
+    def cmd_unwatch(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        return self._resolve_then(uid, args, "unwatch", "/unwatch Alien")
+
+    def cmd_similar(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        return self._resolve_then(uid, args, "similar", "/similar Alien")
+
+    def cmd_why(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        return self._resolve_then(uid, args, "why", "/why Fargo")
+
+    def cmd_rate(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        match = re.fullmatch(r"(?P<title>.+?)\s+(?P<stars>\d+(?:[.,]\d+)?)(?:\s*/\s*5)?", args)
+        if not match:
+            return [Reply("Tell me a title and 1 to 5 stars, e.g. /rate The Matrix 4.5")]
+        stars = float(match.group("stars").replace(",", "."))
+        if not (0.5 <= stars <= 5 and (stars * 2).is_integer()):
+            raise InvalidRating(stars)
+        return self._resolve_then(uid, match.group("title"), "rate", "/rate Dune 4",
+                                  extra=int(stars * 2))
+
+    def cmd_likes(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        return [self._likes_page(uid, 0)]
+
+    def cmd_watchlist(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        return [self._watchlist_page(uid, 0)]
+
+    def cmd_recommend(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        query, problem = self._parse_recommend(args)
+        if problem:
+            return [Reply(problem)]
+        likes, dislikes = self.db.preferences(uid)
+        results = self.rec.recommend(likes, dislikes, n=LIST_SIZE,
+                                     exclude=self.db.excluded(uid), kind=query["kind"],
+                                     genres=query["genres"], years=query["years"])
+        with self._lock:
+            self._lists[uid] = {"results": results, "pos": 0, "n": query["n"]}
+        if not results:
+            return [Reply("Nothing matches those filters yet. Try fewer filters, e.g. "
+                          "/recommend movie")]
+        intro = "" if likes else ("You haven't told me what you like yet, so here are popular, "
+                                  "well-rated picks. /like a few titles to make them yours.\n\n")
+        return [self._page_of_list(uid, intro)]
+
+    def cmd_more(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        with self._lock:
+            state = self._lists.get(uid)
+        if not state:
+            return [Reply("Ask /recommend first; /more shows the next picks of that list.")]
+        if state["pos"] >= len(state["results"]):
+            return [Reply("That's the whole list. /recommend again for a fresh one.")]
+        return [self._page_of_list(uid, "")]
+
+    def cmd_forget(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        return [Reply("Delete everything I know about you (likes, ratings, watchlist)? "
+                      "This cannot be undone.",
+                      [[Button("Yes, delete it all", "forget:1"),
+                        Button("No, keep it", "forget:0")]])]
+
+    def cmd_stats(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        stats = self.db.stats()
+        meta = self.rec.params
+        lines = [f"Users: {stats['users']:,}", f"Ratings collected: {stats['ratings']:,} "
+                 f"({stats['likes']:,} likes, {stats['dislikes']:,} dislikes)",
+                 f"Watchlist entries: {stats['watchlist']:,}",
+                 f"Recommendations shown: {stats['shown']:,}",
+                 f"Model: {self.rec.version} (rank {meta.get('rank')}, "
+                 f"{meta.get('scheme')} preferences)"]
+        return [Reply("\n".join(lines))]
+
+    # ----- buttons -------------------------------------------------------------------
+
+    def btn_like(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
+        return self._act(uid, "like", nums[0], from_button=True)
+
+    def btn_dislike(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
+        return self._act(uid, "dislike", nums[0], from_button=True)
+
+    def btn_no(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
+        item = self._candidate(nums[0])
+        self.db.not_interested(uid, item.item_id)
+        self.db.record_feedback(uid, item.item_id, "not_interested")
+        return [Reply(f"Got it, no more {item.title}.", notice="Not interested")]
+
+    def btn_watch(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
+        return self._act(uid, "watch", nums[0], from_button=True)
+
+    def btn_unwatch(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
+        item = self._candidate(nums[0])
+        self.db.unwatch(uid, item.item_id)
+        page = self._watchlist_page(uid, 0, edit=True)
+        page.notice = f"Removed {item.title}"[:190]
+        return [page]
+
+    def btn_seen(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
+        item = self._candidate(nums[0])
+        self.db.mark_seen(uid, item.item_id)
+        self.db.record_feedback(uid, item.item_id, "seen")
+        return [Reply(f"Marked {describe(item.title, item.year, item.kind)} as seen. "
+                      "Did you like it? /like or /rate it.", notice="Seen")]
+
+    def btn_pick(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
+        action = parts[0]
+        item_id = int(parts[1])
+        extra = int(parts[2]) if len(parts) > 2 else None
+        return self._act(uid, action, item_id, extra=extra)
+
+    def btn_likes(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
+        return [self._likes_page(uid, nums[0], edit=True)]
+
+    def btn_wl(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
+        return [self._watchlist_page(uid, nums[0], edit=True)]
+
+    def btn_more(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
+        return self.cmd_more(uid, "", UserRef("", ""))
+
+    def btn_recommend(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
+        return self.cmd_recommend(uid, "", UserRef("", ""))
+
+    def btn_forget(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
+        if nums and nums[0] == 1:
+            self.db.forget(uid)
+            with self._lock:
+                self._lists.pop(uid, None)
+            return [Reply("Done: everything I knew about you is deleted.", edit=True,
+                          notice="Deleted")]
+        return [Reply("Nothing was deleted.", edit=True, notice="Kept")]
+
+    # ----- helpers -------------------------------------------------------------------
+
+    def _is_admin(self, user: UserRef) -> bool:
+        return str(user.platform_user_id) in self.admin_ids
+
+    def _candidate(self, item_id: int) -> Candidate:
+        found = self.titles.get(int(item_id))
+        if found is None:
+            raise KeyError(item_id)
+        return found
+
+    def _resolve_then(self, uid: int, query: str, action: str, example: str,
+                      extra: int | None = None) -> list[Reply]:
+        if not query.strip():
+            return [Reply(f"Which title? For example: {example}")]
+        match = self.titles.search(query)
+        if match.status == "found" and match.best is not None:
+            return self._act(uid, action, match.best.item_id, extra=extra)
+        return [self._choose(match, query, action, extra)]
+
+    def _choose(self, match: Match, query: str, action: str, extra: int | None) -> Reply:
+        suffix = f":{extra}" if extra is not None else ""
+        buttons = [[Button(describe(c.title, c.year, c.kind), f"pick:{action}:{c.item_id}{suffix}")]
+                   for c in match.candidates[:5]]
+        shown = query if len(query) <= 60 else query[:57] + "..."
+        if match.status == "ambiguous":
+            return Reply(f"Several titles match \"{shown}\". Which one?", buttons)
+        if buttons:
+            return Reply(f"I found nothing close to \"{shown}\". Did you mean one of these?",
+                         buttons)
+        return Reply(f"I found nothing close to \"{shown}\". Check the spelling, or try the "
+                     "original title.")
+
+    def _act(self, uid: int, action: str, item_id: int, *, extra: int | None = None,
+             from_button: bool = False) -> list[Reply]:
+        item = self._candidate(item_id)
+        name = describe(item.title, item.year, item.kind)
+        if action == "like":
+            self.db.like(uid, item.item_id)
+            self.db.record_feedback(uid, item.item_id, "like")
+            count = self.db.count_feedback(uid)
+            nudge = " Tap a few more, then /recommend." if count < 3 else " Ask /recommend."
+            return [Reply(f"❤ Liked {name}.{nudge}", notice="Liked")]
+        if action == "dislike":
+            self.db.dislike(uid, item.item_id)
+            return [Reply(f"👎 Noted: you don't like {name}.", notice="Disliked")]
+        if action == "unlike":
+            removed = self.db.unlike(uid, item.item_id)
+            text = f"Forgot what you said about {name}." if removed else (
+                f"You hadn't rated {name}.")
+            return [Reply(text, notice="Removed" if removed else None)]
+        if action == "rate":
+            stars = (extra or 0) / 2
+            self.db.rate(uid, item.item_id, stars)
+            return [Reply(f"⭐ Rated {name}: {stars:g}/5.", notice="Rated")]
+        if action == "watch":
+            added = self.db.watch(uid, item.item_id)
+            self.db.record_feedback(uid, item.item_id, "watch")
+            text = f"➕ Added {name} to your /watchlist." if added else (
+                f"{name} is already on your /watchlist.")
+            return [Reply(text, notice="Added" if added else "Already there")]
+        if action == "unwatch":
+            removed = self.db.unwatch(uid, item.item_id)
+            text = f"Removed {name} from your watchlist." if removed else (
+                f"{name} wasn't on your watchlist.")
+            return [Reply(text, notice="Removed" if removed else None)]
+        if action == "similar":
+            results = self.rec.similar(item.item_id, n=PAGE, exclude=self.db.excluded(uid))
+            if not results:
+                return [Reply(f"I have nothing similar to {name} yet.")]
+            lines = [f"More like {name}:"] + [
+                f"{i}. {describe(r.title, r.year, r.kind)}" for i, r in enumerate(results, 1)]
+            return [Reply("\n".join(lines), self._item_buttons(results))]
+        if action == "why":
+            return [self._why(uid, item, name)]
+        if action == "show":
+            return [self._card(item, name)]
+        raise KeyError(action)
+
+    def _why(self, uid: int, item: Candidate, name: str) -> Reply:
+        likes, dislikes = self.db.preferences(uid)
+        explained = self.rec.explain(likes, dislikes, item.item_id)
+        if explained is None:
+            return Reply(f"I know too little about {name} to say.")
+        if explained.source == "popular":
+            return Reply(f"You haven't liked anything yet, so {name} would only come up for "
+                         "being popular and well rated.")
+        if explained.because:
+            reasons = " and ".join(explained.because)
+            return Reply(f"{name}: because you liked {reasons} (match {explained.score:.0%} "
+                         f"of your best pick, from {explained.source} filtering).")
+        return Reply(f"Nothing you liked points to {name} (match {explained.score:.0%} "
+                     "of your best pick).")
+
+    def _card(self, item: Candidate, name: str) -> Reply:
+        return Reply(name, [[Button("❤ Like", f"like:{item.item_id}"),
+                             Button("➕ Watchlist", f"watch:{item.item_id}"),
+                             Button("≈ Similar", f"pick:similar:{item.item_id}")]])
+
+    def _lookup(self, uid: int, text: str) -> Reply:
+        match = self.titles.search(text[:MAX_TEXT])
+        if match.status == "found" and match.best is not None:
+            best = match.best
+            return self._card(best, describe(best.title, best.year, best.kind))
+        return self._choose(match, text[:MAX_TEXT], "show", None)
+
+    def _onboarding(self, count: int = 8) -> list[Candidate]:
+        """Popular, well-rated, varied: the best item of each of the biggest genres."""
+        picks: list[Candidate] = []
+        used_genres: set[str] = set()
+        for r in self.rec.recommend([], n=200):
+            if r.genres and r.genres[0] in used_genres:
+                continue
+            candidate = self.titles.get(r.item_id)
+            if candidate is not None:
+                picks.append(candidate)
+                used_genres.update(r.genres[:1])
+            if len(picks) == count:
+                break
+        return picks
+
+    def _parse_recommend(self, args: str) -> tuple[dict, str | None]:
+        query: dict = {"n": PAGE, "kind": None, "genres": [], "years": None}
+        genres = {g.lower().replace("-", ""): g for g in self.rec.genre_names}
+        for token in args.lower().split():
+            bare = token.replace("-", "")
+            if token.isdigit() and len(token) <= 2:
+                query["n"] = max(1, min(int(token), 20))
+            elif token in ("movie", "movies", "film", "films"):
+                query["kind"] = "movie"
+            elif token in ("tv", "show", "shows", "series"):
+                query["kind"] = "tv"
+            elif years := re.fullmatch(r"(\d{4})\s*[-–]\s*(\d{4})", token):
+                lo, hi = sorted((int(years.group(1)), int(years.group(2))))
+                query["years"] = (lo, hi)
+            elif decade := re.fullmatch(r"(\d{3})0s", token):
+                query["years"] = (int(decade.group(1)) * 10, int(decade.group(1)) * 10 + 9)
+            elif re.fullmatch(r"\d{4}", token):
+                query["years"] = (int(token), int(token))
+            elif bare in genres:
+                query["genres"].append(genres[bare])
+            else:
+                known = ", ".join(self.rec.genre_names)
+                return query, (f"I don't understand \"{token[:30]}\". Use a number, movie or "
+                               f"tv, a genre ({known}) or years like 1990-1999.")
+        return query, None
+
+    def _page_of_list(self, uid: int, intro: str) -> Reply:
+        with self._lock:
+            state = self._lists[uid]
+            start = state["pos"]
+            page = state["results"][start:start + state["n"]]
+            state["pos"] = start + len(page)
+            more = state["pos"] < len(state["results"])
+        self.db.log_shown(uid, [r.item_id for r in page], "recommend")
+        lines = [intro + "Picks for you:"] if start == 0 else ["More picks:"]
+        for i, r in enumerate(page, start + 1):
+            lines.append(f"{i}. {describe(r.title, r.year, r.kind)}"
+                         + (f" · {', '.join(r.genres[:3])}" if r.genres else ""))
+            lines.append(f"   {self._reason(r)}")
+        buttons = self._item_buttons(page, first=start + 1)
+        if more:
+            buttons.append([Button("More picks ▶", "more")])
+        return Reply("\n".join(lines), buttons)
+
+    @staticmethod
+    def _reason(r: Recommendation) -> str:
+        if r.because:
+            return "because you liked " + " and ".join(r.because)
+        if r.source == "popular":
+            return "popular and well rated"
+        return "close to your taste"
+
+    @staticmethod
+    def _item_buttons(results: Sequence[Recommendation], first: int = 1) -> list[list[Button]]:
+        return [[Button(f"{i} 👍", f"like:{r.item_id}"), Button(f"{i} 👎", f"no:{r.item_id}"),
+                 Button(f"{i} ➕", f"watch:{r.item_id}"), Button(f"{i} ✔", f"seen:{r.item_id}")]
+                for i, r in enumerate(results, first)]
+
+    def _likes_page(self, uid: int, page: int, edit: bool = False) -> Reply:
+        total = self.db.count_feedback(uid)
+        if total == 0:
+            return Reply("You haven't told me anything yet. Try /like Dune.", edit=edit)
+        page = max(0, min(page, (total - 1) // PAGE))
+        rows = self.db.feedback(uid, offset=page * PAGE, limit=PAGE)
+        lines = [f"What you told me ({total}), newest first:"]
+        for f in rows:
+            item = self.titles.get(f.item_id)
+            name = describe(item.title, item.year, item.kind) if item else f"item {f.item_id}"
+            what = {"like": "❤ liked", "dislike": "👎 disliked"}.get(f.source,
+                                                                  f"⭐ {f.rating:g}/5")
+            lines.append(f"{what}: {name}")
+        return Reply("\n".join(lines), self._pager("likes", page, total), edit=edit)
+
+    def _watchlist_page(self, uid: int, page: int, edit: bool = False) -> Reply:
+        total = self.db.count_watchlist(uid)
+        if total == 0:
+            return Reply("Your watchlist is empty. Add with /watch Alien or the ➕ buttons.",
+                         edit=edit)
+        page = max(0, min(page, (total - 1) // PAGE))
+        rows = self.db.watchlist(uid, offset=page * PAGE, limit=PAGE)
+        lines = [f"Your watchlist ({total}):"]
+        buttons = []
+        for i, w in enumerate(rows, page * PAGE + 1):
+            item = self.titles.get(w.item_id)
+            name = describe(item.title, item.year, item.kind) if item else f"item {w.item_id}"
+            lines.append(f"{i}. {name}")
+            buttons.append([Button(f"{i} ✔ seen", f"seen:{w.item_id}"),
+                            Button(f"{i} ✖ remove", f"unwatch:{w.item_id}")])
+        return Reply("\n".join(lines), buttons + self._pager("wl", page, total), edit=edit)
+
+    @staticmethod
+    def _pager(action: str, page: int, total: int) -> list[list[Button]]:
+        row = []
+        if page > 0:
+            row.append(Button("◀ Newer", f"{action}:{page - 1}"))
+        if (page + 1) * PAGE < total:
+            row.append(Button("Older ▶", f"{action}:{page + 1}"))
+        return [row] if row else []

@@ -1,0 +1,151 @@
+"""Telegram adapter (python-telegram-bot 22): commands, inline buttons, paging in place.
+
+Every reply is HTML with all user- and data-supplied text escaped; long replies are
+split at 4096 characters; the core runs in a worker thread so one user's request
+never blocks the event loop for the others. In groups, only commands addressed to
+the bot are answered, and each member keeps their own taste.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.core import COMMANDS, Conversation, Reply, UserRef
+
+log = logging.getLogger(__name__)
+LIMIT = 4096
+OFFICIAL_API = "https://api.telegram.org"
+
+
+def user_of(update: Update) -> UserRef:
+    who = update.effective_user
+    return UserRef("telegram", str(who.id), who.first_name if who else None)
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data)
+                                  for b in row] for row in reply.buttons])
+
+
+def chunks(text: str, limit: int = LIMIT) -> list[str]:
+    """Escaped text cut at line breaks (or hard) so each part fits one message."""
+    escaped = html.escape(text, quote=False)
+    parts, current = [], ""
+    for line in escaped.split("\n"):
+        while len(line) > limit:  # one enormous line: cut it, avoiding a split entity
+            cut = line.rfind("&", limit - 8, limit)
+            cut = cut if cut > 0 else limit
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:cut])
+            line = line[cut:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    parts.append(current)
+    return [p for p in parts if p.strip()] or ["…"]
+
+
+async def send(message: Message, reply: Reply) -> None:
+    parts = chunks(reply.text)
+    for i, part in enumerate(parts):
+        markup = keyboard(reply) if i == len(parts) - 1 else None
+        await message.reply_text(part, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                 do_quote=False)
+
+
+class TelegramBot:
+    """Handlers named after what the user does; wiring in :func:`build_application`."""
+
+    def __init__(self, conversation: Conversation) -> None:
+        self.conversation = conversation
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        await message.chat.send_action(ChatAction.TYPING)
+        replies = await asyncio.to_thread(self.conversation.handle_text, user_of(update),
+                                          message.text or "")
+        for reply in replies:
+            await send(message, reply)
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.on_command(update, context)
+
+    async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        for reply in self.conversation.handle_other(user_of(update)):
+            await send(update.effective_message, reply)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        replies = await asyncio.to_thread(self.conversation.handle_button, user_of(update),
+                                          query.data or "")
+        await query.answer(next((r.notice for r in replies if r.notice), None))
+        for reply in replies:
+            if reply.edit and query.message is not None:
+                try:
+                    await query.edit_message_text(chunks(reply.text)[0],
+                                                  parse_mode=ParseMode.HTML,
+                                                  reply_markup=keyboard(reply))
+                except BadRequest as exc:  # "message is not modified": same page again
+                    if "not modified" not in str(exc).lower():
+                        raise
+            elif query.message is not None:
+                await send(query.message, reply)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("update failed: %s", type(context.error).__name__, exc_info=context.error)
+
+
+async def register_commands(app: Application) -> None:
+    await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS.items()])
+
+
+def build_application(conversation: Conversation, token: str,
+                      api_base_url: str | None = None) -> Application:
+    base = (api_base_url or OFFICIAL_API).rstrip("/")
+    app = (Application.builder().token(token).base_url(f"{base}/bot")
+           .base_file_url(f"{base}/file/bot").post_init(register_commands)
+           .concurrent_updates(True).build())
+    bot = TelegramBot(conversation)
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler([*COMMANDS, "stats"], bot.on_command))
+    app.add_handler(MessageHandler(filters.COMMAND & private, bot.on_command))  # unknown ones
+    app.add_handler(CallbackQueryHandler(bot.on_button))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & private, bot.on_text))
+    app.add_handler(MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL & private,
+                                   bot.on_other))
+    app.add_error_handler(bot.on_error)
+    return app
+
+
+def run_telegram(conversation: Conversation, token: str, api_base_url: str | None = None) -> None:
+    log.info("starting the Telegram bot")
+    build_application(conversation, token, api_base_url).run_polling(
+        allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+

@@ -1,0 +1,8 @@
+"""The bot's SQLite storage: users, their likes and ratings, watchlists and what they were shown.
+
+Import from here; ``storage.schema`` holds the migrations.
+"""
+
+from storage.db import Feedback, InvalidRating, Storage, StorageError, WatchItem
+
+__all__ = ["Feedback", "InvalidRating", "Storage", "StorageError", "WatchItem"]

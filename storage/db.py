@@ -1,0 +1,419 @@
+"""What each user told the bot, kept in one SQLite file: ratings, watchlist, what they saw.
+
+All SQL is parameterised. Every write is one ``BEGIN IMMEDIATE`` transaction and inputs are
+checked before it starts, so a call that raises changes nothing. One connection is shared
+by the threads of a process (the Telegram adapter runs handlers in a thread pool) and a lock
+makes them take turns; other processes wait up to the busy timeout for the write lock.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from recommender.errors import RecommenderError
+from storage import schema
+
+BUSY_TIMEOUT_MS = 5000
+LIKE_RATING = 5.0
+DISLIKE_RATING = 1.0
+# preferences() splits star ratings at these: 2.5 and 3 say neither.
+LIKED_AT_LEAST = 3.5
+DISLIKED_AT_MOST = 2.0
+SHOWN_ACTIONS = frozenset({"like", "dislike", "rate", "not_interested", "watch", "seen"})
+_MAX_INT = 2**63 - 1  # SQLite INTEGER
+_CHUNK = 1000
+
+
+class StorageError(RecommenderError):
+    """Base class: the message is written for the user and says how to fix it."""
+
+
+class InvalidRating(StorageError):
+    """A rating that is not a half star from 0.5 to 5."""
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """One thing a user told us about an item."""
+
+    item_id: int
+    rating: float  # 0.5..5
+    source: str  # "like" | "dislike" | "rate"
+    ts: float  # epoch seconds
+
+
+@dataclass(frozen=True)
+class WatchItem:
+    item_id: int
+    added_ts: float
+
+
+def _whole(value: object, what: str, minimum: int = 0) -> int:
+    # operator.index takes numpy integers (the recommender hands those out) and refuses
+    # floats; bool is an int to Python but never a sensible id.
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise StorageError(f"{what} must be a whole number, got {value!r}.") from None
+    if not minimum <= number <= _MAX_INT:
+        raise StorageError(f"{what} must be between {minimum} and {_MAX_INT}, got {number}.")
+    return int(number)
+
+
+def _half_star(rating: object) -> float:
+    if isinstance(rating, bool) or not isinstance(rating, numbers.Real):
+        raise InvalidRating(f"A rating must be a number of stars, got {rating!r}.")
+    stars = float(rating)
+    if not (math.isfinite(stars) and 0.5 <= stars <= 5 and (stars * 2).is_integer()):
+        raise InvalidRating(f"A rating must be 0.5 to 5 stars in half stars, got {rating!r}.")
+    return stars
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise StorageError(f"{what} must be non-empty text, got {value!r}.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate cannot be stored as SQLite text
+        raise StorageError(f"{what} is not valid text: {value!r}.") from None
+    return value
+
+
+class Storage:
+    """The bot's database. Open once per process and share; :meth:`close` when done."""
+
+    def __init__(self, path: str | os.PathLike, *, clock: Callable[[], float] = time.time
+                 ) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._closed = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: the driver opens no transactions of its own, so every
+            # transaction is an explicit BEGIN IMMEDIATE in schema.immediate.
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
+                                   isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"Cannot open the database {self.path}: {exc}. Check that "
+                               "the folder exists and is writable.") from exc
+        try:
+            self._db = Database(conn, execute_plugins=False)
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.enable_wal()
+            schema.migrate(self._db)
+        except (sqlite3.Error, ValueError) as exc:
+            conn.close()
+            raise StorageError(f"Cannot use the database {self.path}: {exc}. Is it a database "
+                               "written by this program (and not a newer release)?") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()
+
+    def __enter__(self) -> Storage:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[Database]:
+        with self._lock:
+            if self._closed:
+                raise StorageError("The database has been closed.")
+            try:
+                yield self._db
+            except sqlite3.Error as exc:
+                raise _storage_error(exc) from exc
+
+    @contextmanager
+    def _writing(self) -> Iterator[Database]:
+        with self._reading() as db, schema.immediate(db):
+            yield db
+
+    def _require_user(self, db: Database, user_id: int) -> None:
+        if db.execute("SELECT 1 FROM users WHERE id = ?", [user_id]).fetchone() is None:
+            raise StorageError(f"There is no user {user_id}; get an id from user() first.")
+
+    def schema_version(self) -> int:
+        with self._reading() as db:
+            return schema.version(db)
+
+    # Users
+
+    def user(self, platform: str, platform_user_id: int | str, name: str | None = None) -> int:
+        """Our id for a platform's user, created on first sight; a new ``name`` is kept."""
+        platform = _text(platform, "The platform")
+        if isinstance(platform_user_id, str):
+            key = _text(platform_user_id, "The platform user id")
+        elif isinstance(platform_user_id, int) and not isinstance(platform_user_id, bool):
+            key = str(platform_user_id)  # as TEXT, so no size of id can overflow
+        else:
+            raise StorageError("The platform user id must be a whole number or text, "
+                               f"got {platform_user_id!r}.")
+        if name is not None:
+            if not isinstance(name, str):
+                raise StorageError(f"A user's name must be text, got {name!r}.")
+            name = name.encode("utf-8", "replace").decode("utf-8")  # lone surrogates -> "?"
+        find = "SELECT id, name FROM users WHERE platform = ? AND platform_user_id = ?"
+        # Most calls find the user unchanged: answer those without taking the write lock.
+        with self._reading() as db:
+            row = db.execute(find, [platform, key]).fetchone()
+            if row is not None and (name is None or name == row[1]):
+                return int(row[0])
+        with self._writing() as db:
+            row = db.execute(find, [platform, key]).fetchone()
+            if row is None:
+                cursor = db.execute(
+                    "INSERT INTO users (platform, platform_user_id, name, created_ts) "
+                    "VALUES (?, ?, ?, ?)", [platform, key, name, self._clock()])
+                return int(cursor.lastrowid)
+            db.execute("UPDATE users SET name = ? WHERE id = ?", [name, row[0]])
+            return int(row[0])
+
+    def forget(self, user_id: int) -> None:
+        """Delete every row about the user, the users row included (the cascades do the rest)."""
+        user_id = _whole(user_id, "A user id", minimum=1)
+        with self._writing() as db:
+            db.execute("DELETE FROM users WHERE id = ?", [user_id])
+
+    # Likes, dislikes and ratings
+
+    def _set_rating(self, user_id: object, item_id: object, rating: float, source: str) -> None:
+        user_id = _whole(user_id, "A user id", minimum=1)
+        item_id = _whole(item_id, "An item id")
+        with self._writing() as db:
+            self._require_user(db, user_id)
+            db.execute(
+                "INSERT INTO ratings (user_id, item_id, rating, source, ts) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (user_id, item_id) DO UPDATE SET rating = excluded.rating, "
+                "source = excluded.source, ts = excluded.ts",
+                [user_id, item_id, rating, source, self._clock()])
+            # The latest word wins, so an item is never both rated and not-interested.
+            db.execute("DELETE FROM not_interested WHERE user_id = ? AND item_id = ?",
+                       [user_id, item_id])
+
+    def like(self, user_id: int, item_id: int) -> None:
+        self._set_rating(user_id, item_id, LIKE_RATING, "like")
+
+    def dislike(self, user_id: int, item_id: int) -> None:
+        self._set_rating(user_id, item_id, DISLIKE_RATING, "dislike")
+
+    def rate(self, user_id: int, item_id: int, rating: float) -> None:
+        """Half stars from 0.5 to 5, else :class:`InvalidRating`."""
+        self._set_rating(user_id, item_id, _half_star(rating), "rate")
+
+    def unlike(self, user_id: int, item_id: int) -> bool:
+        """Remove the like, dislike or rating of the item; whether there was one."""
+        user_id = _whole(user_id, "A user id", minimum=1)
+        item_id = _whole(item_id, "An item id")
+        with self._writing() as db:
+            cursor = db.execute("DELETE FROM ratings WHERE user_id = ? AND item_id = ?",
+                                [user_id, item_id])
+            return cursor.rowcount > 0
+
+    def feedback(self, user_id: int, offset: int = 0, limit: int = 10) -> list[Feedback]:
+        """A page of likes, dislikes and ratings, newest first."""
+        user_id = _whole(user_id, "A user id", minimum=1)
+        offset, limit = _whole(offset, "The offset"), _whole(limit, "The limit")
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT item_id, rating, source, ts FROM ratings WHERE user_id = ? "
+                "ORDER BY ts DESC, item_id LIMIT ? OFFSET ?", [user_id, limit, offset])
+            return [Feedback(int(i), float(r), s, float(t)) for i, r, s, t in rows]
+
+    def count_feedback(self, user_id: int) -> int:
+        user_id = _whole(user_id, "A user id", minimum=1)
+        with self._reading() as db:
+            return _count(db, "SELECT COUNT(*) FROM ratings WHERE user_id = ?", user_id)
+
+    def not_interested(self, user_id: int, item_id: int) -> None:
+        """Never recommend the item again; it counts as a dislike and replaces any rating."""
+        user_id = _whole(user_id, "A user id", minimum=1)
+        item_id = _whole(item_id, "An item id")
+        with self._writing() as db:
+            self._require_user(db, user_id)
+            db.execute(
+                "INSERT INTO not_interested (user_id, item_id, ts) VALUES (?, ?, ?) "
+                "ON CONFLICT (user_id, item_id) DO UPDATE SET ts = excluded.ts",
+                [user_id, item_id, self._clock()])
+            db.execute("DELETE FROM ratings WHERE user_id = ? AND item_id = ?",
+                       [user_id, item_id])
+
+    def preferences(self, user_id: int) -> tuple[list[int], list[int]]:
+        """(likes, dislikes) for the recommender, newest first.
+
+        Likes are ratings of 3.5 and up; dislikes are ratings of 2 and below plus the
+        not-interested items. 2.5 and 3 stars are in neither list.
+        """
+        user_id = _whole(user_id, "A user id", minimum=1)
+        with self._reading() as db:
+            likes = [int(i) for (i,) in db.execute(
+                "SELECT item_id FROM ratings WHERE user_id = ? AND rating >= ? "
+                "ORDER BY ts DESC, item_id", [user_id, LIKED_AT_LEAST])]
+            dislikes = [int(i) for i, _ in db.execute(
+                "SELECT item_id, ts FROM ratings WHERE user_id = ? AND rating <= ? "
+                "UNION ALL SELECT item_id, ts FROM not_interested WHERE user_id = ? "
+                "ORDER BY ts DESC, item_id", [user_id, DISLIKED_AT_MOST, user_id])]
+        return likes, list(dict.fromkeys(dislikes))
+
+    # Watchlist and seen
+
+    def watch(self, user_id: int, item_id: int) -> bool:
+        """Add to the watchlist; False if it was already there."""
+        user_id = _whole(user_id, "A user id", minimum=1)
+        item_id = _whole(item_id, "An item id")
+        with self._writing() as db:
+            self._require_user(db, user_id)
+            cursor = db.execute(
+                "INSERT INTO watchlist (user_id, item_id, added_ts) VALUES (?, ?, ?) "
+                "ON CONFLICT (user_id, item_id) DO NOTHING", [user_id, item_id, self._clock()])
+            return cursor.rowcount > 0
+
+    def unwatch(self, user_id: int, item_id: int) -> bool:
+        """Remove from the watchlist; False if it was not there."""
+        user_id = _whole(user_id, "A user id", minimum=1)
+        item_id = _whole(item_id, "An item id")
+        with self._writing() as db:
+            cursor = db.execute("DELETE FROM watchlist WHERE user_id = ? AND item_id = ?",
+                                [user_id, item_id])
+            return cursor.rowcount > 0
+
+    def watchlist(self, user_id: int, offset: int = 0, limit: int = 10) -> list[WatchItem]:
+        """A page of the watchlist, newest first."""
+        user_id = _whole(user_id, "A user id", minimum=1)
+        offset, limit = _whole(offset, "The offset"), _whole(limit, "The limit")
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT item_id, added_ts FROM watchlist WHERE user_id = ? "
+                "ORDER BY added_ts DESC, item_id LIMIT ? OFFSET ?", [user_id, limit, offset])
+            return [WatchItem(int(i), float(t)) for i, t in rows]
+
+    def count_watchlist(self, user_id: int) -> int:
+        user_id = _whole(user_id, "A user id", minimum=1)
+        with self._reading() as db:
+            return _count(db, "SELECT COUNT(*) FROM watchlist WHERE user_id = ?", user_id)
+
+    def mark_seen(self, user_id: int, item_id: int) -> None:
+        """Remember the user has seen the item (the first time counts) and drop it from the
+        watchlist."""
+        user_id = _whole(user_id, "A user id", minimum=1)
+        item_id = _whole(item_id, "An item id")
+        with self._writing() as db:
+            self._require_user(db, user_id)
+            db.execute("INSERT INTO seen (user_id, item_id, ts) VALUES (?, ?, ?) "
+                       "ON CONFLICT (user_id, item_id) DO NOTHING",
+                       [user_id, item_id, self._clock()])
+            db.execute("DELETE FROM watchlist WHERE user_id = ? AND item_id = ?",
+                       [user_id, item_id])
+
+    def excluded(self, user_id: int) -> set[int]:
+        """Every item never to recommend to the user again."""
+        user_id = _whole(user_id, "A user id", minimum=1)
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT item_id FROM ratings WHERE user_id = :u "
+                "UNION SELECT item_id FROM not_interested WHERE user_id = :u "
+                "UNION SELECT item_id FROM seen WHERE user_id = :u "
+                "UNION SELECT item_id FROM watchlist WHERE user_id = :u", {"u": user_id})
+            return {int(i) for (i,) in rows}
+
+    # What was shown
+
+    def log_shown(self, user_id: int, item_ids: list[int], context: str) -> int:
+        """Log one batch of recommendations, one row per item in order; the batch id."""
+        user_id = _whole(user_id, "A user id", minimum=1)
+        items = [_whole(i, "An item id") for i in item_ids]
+        if not isinstance(context, str):
+            raise StorageError(f"The context must be text, got {context!r}.")
+        with self._writing() as db:
+            self._require_user(db, user_id)
+            batch = int(db.execute(
+                "INSERT INTO shown_batches (user_id, context, ts) VALUES (?, ?, ?)",
+                [user_id, context, self._clock()]).lastrowid)
+            db.conn.executemany(
+                "INSERT INTO shown (batch_id, user_id, item_id, position) VALUES (?, ?, ?, ?)",
+                [(batch, user_id, item, position) for position, item in enumerate(items)])
+            return batch
+
+    def record_feedback(self, user_id: int, item_id: int, action: str) -> None:
+        """Note what the user did with an item on its latest shown row; nothing if never shown."""
+        user_id = _whole(user_id, "A user id", minimum=1)
+        item_id = _whole(item_id, "An item id")
+        if action not in SHOWN_ACTIONS:
+            raise StorageError(f"Unknown feedback {action!r}; use one of "
+                               f"{', '.join(sorted(SHOWN_ACTIONS))}.")
+        with self._writing() as db:
+            db.execute(
+                "UPDATE shown SET feedback = ?, feedback_ts = ? WHERE id = (SELECT id FROM shown "
+                "WHERE user_id = ? AND item_id = ? ORDER BY id DESC LIMIT 1)",
+                [action, self._clock(), user_id, item_id])
+
+    # Whole database
+
+    def stats(self) -> dict:
+        """Row counts: ``ratings`` is every like, dislike and rating; ``likes`` and
+        ``dislikes`` are the ones given with those buttons; ``shown`` counts items."""
+        with self._reading() as db:
+            row = db.execute(
+                "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM ratings), "
+                "(SELECT COUNT(*) FROM ratings WHERE source = 'like'), "
+                "(SELECT COUNT(*) FROM ratings WHERE source = 'dislike'), "
+                "(SELECT COUNT(*) FROM watchlist), (SELECT COUNT(*) FROM shown)").fetchone()
+        keys = ("users", "ratings", "likes", "dislikes", "watchlist", "shown")
+        return dict(zip(keys, map(int, row), strict=True))
+
+    def training_ratings(self) -> Iterator[tuple[str, str, int, float, float]]:
+        """(platform, platform_user_id, item_id, rating, ts) for every like, dislike and rating.
+
+        Read in chunks, releasing the lock in between, so a slow consumer never blocks the
+        bot; a row written meanwhile may or may not be included.
+        """
+        after = -1
+        while True:
+            with self._reading() as db:
+                rows = db.execute(
+                    "SELECT r.rowid, u.platform, u.platform_user_id, r.item_id, r.rating, r.ts "
+                    "FROM ratings r JOIN users u ON u.id = r.user_id WHERE r.rowid > ? "
+                    "ORDER BY r.rowid LIMIT ?", [after, _CHUNK]).fetchall()
+            for _, platform, key, item, rating, ts in rows:
+                yield platform, key, int(item), float(rating), float(ts)
+            if len(rows) < _CHUNK:
+                return
+            after = rows[-1][0]
+
+    def integrity_ok(self) -> bool:
+        """Whether SQLite finds the file sound and every foreign key points at a row."""
+        with self._reading() as db:
+            check = db.execute("PRAGMA integrity_check").fetchall()
+            orphans = db.execute("PRAGMA foreign_key_check").fetchall()
+        return check == [("ok",)] and not orphans
+
+
+def _count(db: Database, sql: str, user_id: int) -> int:
+    return int(db.execute(sql, [user_id]).fetchone()[0])
+
+
+def _storage_error(exc: sqlite3.Error) -> StorageError:
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return StorageError("The database is busy (another program is writing to it); "
+                            "try again in a moment.")
+    return StorageError(f"The database failed: {exc}.")

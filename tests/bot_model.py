@@ -1,0 +1,43 @@
+"""A small real model with real titles and known tastes, for the bot's tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recommender.serve import Recommender
+
+# (id, title, year, genres, kind, factors: sci-fi, crime, romance)
+CATALOGUE = [
+    (50, "Star Wars", 1977, ["Action", "Sci-Fi"], "movie", (1.0, 0.0, 0.1)),
+    (172, "The Empire Strikes Back", 1980, ["Action", "Sci-Fi"], "movie", (0.95, 0.0, 0.1)),
+    (181, "Return of the Jedi", 1983, ["Action", "Sci-Fi"], "movie", (0.9, 0.0, 0.1)),
+    (1, "Alien", 1979, ["Horror", "Sci-Fi"], "movie", (0.8, 0.1, 0.0)),
+    (2, "Aliens", 1986, ["Action", "Sci-Fi"], "movie", (0.85, 0.1, 0.0)),
+    (127, "The Godfather", 1972, ["Crime", "Drama"], "movie", (0.0, 1.0, 0.1)),
+    (187, "The Godfather: Part II", 1974, ["Crime", "Drama"], "movie", (0.0, 0.95, 0.1)),
+    (100, "Fargo", 1996, ["Crime", "Thriller"], "movie", (0.1, 0.8, 0.0)),
+    (4, "Notting Hill", 1999, ["Comedy", "Romance"], "movie", (0.0, 0.0, 1.0)),
+    (5, "Love Actually", 2003, ["Comedy", "Romance"], "movie", (0.0, 0.1, 0.9)),
+    (6, "Pretty Woman", 1990, ["Comedy", "Romance"], "movie", (0.0, 0.0, 0.8)),
+    (7, "Dune", 1984, ["Adventure", "Sci-Fi"], "movie", (0.7, 0.0, 0.2)),
+    (8, "Dune", 2021, ["Adventure", "Sci-Fi"], "movie", (0.75, 0.0, 0.1)),
+]
+TV = [
+    {"item_id": 100903747, "title": "Breaking Bad", "year": 2008,
+     "genres": ["Crime", "Drama"], "kind": "tv", "imdb_rating": 9.5, "imdb_votes": 2_200_000},
+]
+POPULARITY = {50: 583, 172: 367, 181: 507, 1: 291, 2: 284, 127: 413, 187: 209, 100: 508,
+              4: 100, 5: 80, 6: 160, 7: 90, 8: 120}
+
+
+def small_model() -> Recommender:
+    ids = np.array([c[0] for c in CATALOGUE])
+    items = [{"item_id": c[0], "title": c[1], "year": c[2], "genres": c[3], "kind": c[4],
+              "popularity": POPULARITY[c[0]]} for c in CATALOGUE] + TV
+    return Recommender(
+        item_ids=ids, item_factors=np.array([c[5] for c in CATALOGUE], dtype=np.float32),
+        popularity=np.array([POPULARITY[i] for i in ids]),
+        mean_rating=np.array([4.3, 4.2, 4.0, 4.0, 3.9, 4.3, 4.2, 4.1, 3.6, 3.5, 3.3, 3.4, 3.8],
+                             dtype=np.float32),
+        items=items, params={"rank": 3, "reg_param": 0.1, "alpha": 1.0, "scheme": "binary"},
+        version="test-model")

@@ -1,0 +1,487 @@
+"""Storage on a real SQLite file: users, ratings, watchlist, shown log, forgetting, migrations."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlite_utils import Database
+
+from storage import Feedback, InvalidRating, Storage, StorageError, WatchItem
+from storage.schema import MIGRATIONS, migrate
+
+BIG = 9223372036854775807  # the largest 64-bit id
+
+
+class Clock:
+    """A clock that moves one second per reading, so order is by call and nothing sleeps."""
+
+    def __init__(self, start: float = 1_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        self.now += 1
+        return self.now
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "nested" / "dir" / "bot.sqlite3"
+
+
+@pytest.fixture
+def store(path: Path):
+    with Storage(path, clock=Clock()) as s:
+        yield s
+
+
+def raw(path: Path) -> sqlite3.Connection:
+    """A second, independent connection to the file, to check what was really written."""
+    return sqlite3.connect(path)
+
+
+def tables(path: Path) -> list[str]:
+    with raw(path) as conn:
+        return [n for (n,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'sqlite_sequence'")]
+
+
+def rows_about(path: Path, user_id: int) -> dict[str, int]:
+    """Rows per table that belong to the user: every table but users has a user_id column."""
+    with raw(path) as conn:
+        return {t: conn.execute(f"SELECT COUNT(*) FROM {t} WHERE "
+                                f"{'id' if t == 'users' else 'user_id'} = ?",
+                                [user_id]).fetchone()[0] for t in tables(path)}
+
+
+def test_opening_creates_folders_wal_and_schema(store: Storage, path: Path):
+    assert path.exists()
+    assert store.schema_version() == len(MIGRATIONS) >= 1
+    with raw(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert store._db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+    assert set(tables(path)) == {"users", "ratings", "not_interested", "watchlist", "seen",
+                                 "shown_batches", "shown"}
+    assert store.integrity_ok()
+
+
+def test_user_is_got_or_created_and_keeps_the_latest_name(store: Storage, path: Path):
+    a = store.user("telegram", 42, "Ann")
+    assert store.user("telegram", 42) == a
+    assert store.user("telegram", "42") == a  # the same id as text
+    assert store.user("telegram", 42, "Annie") == a
+    b = store.user("console", "local")
+    assert b != a
+    with raw(path) as conn:
+        assert conn.execute("SELECT name FROM users WHERE id = ?", [a]).fetchone() == ("Annie",)
+    assert store.stats()["users"] == 2
+
+
+def test_64_bit_ids_on_two_platforms_are_two_users(store: Storage, path: Path):
+    tg = store.user("telegram", BIG)
+    dc = store.user("discord", BIG)
+    assert tg != dc
+    assert store.user("telegram", BIG) == tg
+    assert store.user("telegram", BIG - 1) not in (tg, dc)  # no rounding through floats
+    with raw(path) as conn:
+        assert conn.execute("SELECT platform_user_id, typeof(platform_user_id) FROM users "
+                            "WHERE id = ?", [tg]).fetchone() == (str(BIG), "text")
+
+
+@pytest.mark.parametrize("bad", ["", "   ", None, 1.5, True])
+def test_bad_platform_user_ids_are_refused(store: Storage, bad):
+    with pytest.raises(StorageError):
+        store.user("telegram", bad)
+    assert store.stats()["users"] == 0
+
+
+def test_like_dislike_and_rate_replace_each_other(store: Storage):
+    u = store.user("console", "me")
+    store.like(u, 7)
+    assert store.feedback(u) == [Feedback(7, 5.0, "like", 1002.0)]
+    store.dislike(u, 7)
+    assert [(f.rating, f.source) for f in store.feedback(u)] == [(1.0, "dislike")]
+    store.rate(u, 7, 3.5)
+    assert [(f.rating, f.source) for f in store.feedback(u)] == [(3.5, "rate")]
+    store.like(u, 7)
+    assert [(f.rating, f.source) for f in store.feedback(u)] == [(5.0, "like")]
+    assert store.count_feedback(u) == 1
+
+
+@pytest.mark.parametrize("bad", [0, 0.0, 5.5, 3.3, -1, 0.25, math.nan, math.inf, -math.inf,
+                                 "4", None, True])
+def test_bad_ratings_raise_and_write_nothing(store: Storage, path: Path, bad):
+    u = store.user("console", "me")
+    store.rate(u, 1, 4)
+    with pytest.raises(InvalidRating):
+        store.rate(u, 2, bad)
+    with pytest.raises(InvalidRating):
+        store.rate(u, 1, bad)  # nor does it touch the existing rating
+    assert store.feedback(u) == [Feedback(1, 4.0, "rate", 1002.0)]
+    assert sum(rows_about(path, u).values()) == 2  # the user and one rating
+
+
+def test_every_half_star_is_accepted(store: Storage):
+    u = store.user("console", "me")
+    for i, stars in enumerate(x / 2 for x in range(1, 11)):
+        store.rate(u, i, stars)
+    assert sorted(f.rating for f in store.feedback(u, limit=20)) == [x / 2 for x in range(1, 11)]
+
+
+def test_bad_ids_and_unknown_users_are_refused(store: Storage, path: Path):
+    u = store.user("console", "me")
+    for bad in (-1, 1.0, "3", None, True, 2**63):
+        with pytest.raises(StorageError):
+            store.like(u, bad)
+    with pytest.raises(StorageError):
+        store.like(u + 100, 1)
+    with pytest.raises(StorageError):
+        store.watch(u + 100, 1)
+    with pytest.raises(StorageError):
+        store.log_shown(u, [1, 2, "x"], "home")  # a bad id mid-list: no batch at all
+    assert sum(rows_about(path, u).values()) == 1
+    assert store.stats() == {"users": 1, "ratings": 0, "likes": 0, "dislikes": 0,
+                             "watchlist": 0, "shown": 0}
+
+
+def test_numpy_integer_ids_are_accepted(store: Storage):
+    np = pytest.importorskip("numpy")
+    u = store.user("console", "me")
+    store.like(u, np.int64(12))
+    store.rate(u, np.int32(13), np.float64(4.5))
+    assert store.preferences(u) == ([13, 12], [])
+
+
+def test_unlike(store: Storage):
+    u = store.user("console", "me")
+    store.like(u, 1)
+    store.rate(u, 2, 2)
+    assert store.unlike(u, 1) is True
+    assert store.unlike(u, 1) is False
+    assert store.unlike(u, 99) is False
+    assert [f.item_id for f in store.feedback(u)] == [2]
+
+
+def test_feedback_pages_newest_first(path: Path):
+    clock = Clock()
+    with Storage(path, clock=clock) as store:
+        u = store.user("console", "me")
+        for item in range(1, 26):
+            store.like(u, item)
+        clock.now -= 10_000  # a tie on time is broken by item id
+        store.rate(u, 40, 4)
+        clock.now -= 1
+        store.rate(u, 30, 4)
+        assert store.count_feedback(u) == 27
+        pages = [store.feedback(u, offset, 10) for offset in (0, 10, 20, 30)]
+        assert [len(p) for p in pages] == [10, 10, 7, 0]
+        flat = [f for page in pages for f in page]
+        assert [f.item_id for f in flat] == [*range(25, 0, -1), 30, 40]
+        assert all(a.ts >= b.ts for a, b in pairwise(flat))
+        assert store.feedback(u, limit=0) == []
+        with pytest.raises(StorageError):
+            store.feedback(u, offset=-1)
+
+
+def test_preferences_split_likes_dislikes_and_not_interested(store: Storage):
+    u = store.user("console", "me")
+    store.like(u, 1)
+    store.dislike(u, 2)
+    for item, stars in [(3, 3.5), (4, 3.0), (5, 2.5), (6, 2.0), (7, 0.5), (8, 5)]:
+        store.rate(u, item, stars)
+    store.not_interested(u, 9)
+    assert store.preferences(u) == ([8, 3, 1], [9, 7, 6, 2])
+
+
+def test_not_interested_and_a_later_rating_replace_each_other(store: Storage):
+    u = store.user("console", "me")
+    store.like(u, 1)
+    store.not_interested(u, 1)
+    assert store.preferences(u) == ([], [1])
+    assert store.count_feedback(u) == 0
+    store.like(u, 1)
+    assert store.preferences(u) == ([1], [])
+
+
+def test_watchlist_add_duplicate_remove_and_pages(store: Storage):
+    u = store.user("console", "me")
+    assert store.watch(u, 10) is True
+    assert store.watch(u, 10) is False
+    for item in range(11, 23):
+        store.watch(u, item)
+    assert store.count_watchlist(u) == 13
+    first = store.watchlist(u)
+    assert [w.item_id for w in first] == list(range(22, 12, -1))
+    assert [w.item_id for w in store.watchlist(u, offset=10)] == [12, 11, 10]
+    assert first[0] == WatchItem(22, first[0].added_ts) and first[0].added_ts > first[1].added_ts
+    assert store.unwatch(u, 10) is True
+    assert store.unwatch(u, 10) is False
+    assert store.count_watchlist(u) == 12
+
+
+def test_mark_seen_removes_from_watchlist_and_excluded_covers_everything(store: Storage):
+    u = store.user("console", "me")
+    store.watch(u, 1)
+    store.watch(u, 2)
+    store.mark_seen(u, 1)
+    store.mark_seen(u, 1)  # twice is fine
+    assert [w.item_id for w in store.watchlist(u)] == [2]
+    store.like(u, 3)
+    store.dislike(u, 4)
+    store.rate(u, 5, 3)
+    store.not_interested(u, 6)
+    store.mark_seen(u, 7)
+    other = store.user("console", "other")
+    store.like(other, 100)
+    assert store.excluded(u) == {1, 2, 3, 4, 5, 6, 7}
+    assert store.excluded(other) == {100}
+
+
+def test_shown_log_and_record_feedback(store: Storage, path: Path):
+    u = store.user("console", "me")
+    first = store.log_shown(u, [5, 6, 7], "recommend")
+    second = store.log_shown(u, [7, 8], "similar:5")
+    assert second > first
+    store.record_feedback(u, 7, "like")  # lands on the newest showing only
+    store.record_feedback(u, 5, "watch")
+    store.record_feedback(u, 99, "seen")  # never shown: nothing happens
+    with raw(path) as conn:
+        rows = conn.execute("SELECT s.batch_id, s.item_id, s.position, s.feedback, b.context "
+                            "FROM shown s JOIN shown_batches b ON b.id = s.batch_id "
+                            "ORDER BY s.id").fetchall()
+    assert rows == [(first, 5, 0, "watch", "recommend"), (first, 6, 1, None, "recommend"),
+                    (first, 7, 2, None, "recommend"), (second, 7, 0, "like", "similar:5"),
+                    (second, 8, 1, None, "similar:5")]
+    with pytest.raises(StorageError):
+        store.record_feedback(u, 7, "love")
+    assert store.stats()["shown"] == 5
+
+
+def test_forget_removes_every_row_of_one_user_only(store: Storage, path: Path):
+    def fill(u: int) -> None:
+        store.like(u, 1)
+        store.rate(u, 2, 4.5)
+        store.dislike(u, 3)
+        store.not_interested(u, 4)
+        store.watch(u, 5)
+        store.mark_seen(u, 6)
+        store.log_shown(u, [7, 8], "recommend")
+        store.record_feedback(u, 7, "like")
+
+    gone, kept = store.user("telegram", BIG, "Gone"), store.user("discord", BIG, "Kept")
+    fill(gone)
+    fill(kept)
+    before = rows_about(path, kept)
+    assert all(n > 0 for n in rows_about(path, gone).values())  # every table is exercised
+    store.forget(gone)
+    assert rows_about(path, gone) == dict.fromkeys(tables(path), 0)
+    assert rows_about(path, kept) == before
+    assert store.integrity_ok()
+    store.forget(gone)  # forgetting twice is harmless
+    assert store.user("telegram", BIG) != gone  # a returning user starts afresh
+    assert store.feedback(kept)
+
+
+def test_stats(store: Storage):
+    a, b = store.user("console", "a"), store.user("console", "b")
+    store.like(a, 1)
+    store.like(b, 1)
+    store.dislike(a, 2)
+    store.rate(a, 3, 4)
+    store.watch(b, 9)
+    store.log_shown(a, [1, 2, 3], "recommend")
+    assert store.stats() == {"users": 2, "ratings": 4, "likes": 2, "dislikes": 1,
+                             "watchlist": 1, "shown": 3}
+
+
+def test_training_ratings(store: Storage):
+    a, b = store.user("telegram", BIG), store.user("discord", "abc")
+    store.like(a, 1)
+    store.dislike(b, 2)
+    store.rate(b, 3, 2.5)
+    store.not_interested(a, 4)  # not a rating
+    rows = sorted(store.training_ratings())
+    assert rows == [("discord", "abc", 2, 1.0, 1004.0), ("discord", "abc", 3, 2.5, 1005.0),
+                    ("telegram", str(BIG), 1, 5.0, 1003.0)]
+
+
+def test_training_ratings_reads_past_one_chunk(store: Storage):
+    u = store.user("console", "me")
+    for item in range(2_500):
+        store.rate(u, item, 0.5 + item % 10 / 2)
+    assert sorted(r[2] for r in store.training_ratings()) == list(range(2_500))
+
+
+def test_a_session_of_likes_survives_a_restart(path: Path):
+    with Storage(path, clock=Clock()) as store:
+        u = store.user("telegram", BIG, "Ann")
+        for item in (3, 1, 2):
+            store.like(u, item)
+        store.watch(u, 9)
+        expected = store.feedback(u)
+    with Storage(path, clock=Clock(5_000)) as store:
+        assert store.schema_version() == len(MIGRATIONS)
+        assert store.user("telegram", BIG) == u
+        assert store.feedback(u) == expected
+        assert store.preferences(u) == ([2, 1, 3], [])
+        assert store.excluded(u) == {1, 2, 3, 9}
+        assert store.integrity_ok()
+
+
+def test_a_later_migration_runs_once_and_keeps_data(path: Path):
+    with Storage(path, clock=Clock()) as store:
+        store.like(store.user("console", "me"), 1)
+    added = [*MIGRATIONS, "CREATE TABLE extra (x INTEGER);",
+             lambda db: db.execute("INSERT INTO extra VALUES (1)")]
+    db = Database(path)
+    try:
+        assert migrate(db, added) == len(MIGRATIONS) + 2
+        assert migrate(db, added) == len(MIGRATIONS) + 2  # nothing runs twice
+        assert db.execute("SELECT COUNT(*) FROM extra").fetchone()[0] == 1
+        assert db.execute("SELECT COUNT(*) FROM ratings").fetchone()[0] == 1
+    finally:
+        db.close()
+    # This release does not know those migrations: it refuses the newer file.
+    with pytest.raises(StorageError, match="newer"):
+        Storage(path)
+
+
+def test_a_failed_migration_changes_nothing(path: Path):
+    Storage(path).close()
+    broken = [*MIGRATIONS, "CREATE TABLE extra (x INTEGER); INSERT INTO nowhere VALUES (1);"]
+    db = Database(path)
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            migrate(db, broken)
+        assert "extra" not in db.table_names()
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    finally:
+        db.close()
+
+
+def test_a_file_that_is_not_a_database_is_a_storage_error(tmp_path: Path):
+    bad = tmp_path / "bot.sqlite3"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StorageError, match=r"bot\.sqlite3"):
+        Storage(bad)
+
+
+def test_closed_storage_says_so(path: Path):
+    store = Storage(path)
+    store.close()
+    store.close()
+    with pytest.raises(StorageError, match="closed"):
+        store.user("console", "me")
+
+
+def test_sql_looking_text_is_stored_verbatim(store: Storage, path: Path):
+    evil = "'; DROP TABLE users; --"
+    name = 'Robert"); DELETE FROM ratings; --'
+    u = store.user(evil, evil, name)
+    store.like(u, 1)
+    store.log_shown(u, [1], evil)
+    assert store.user(evil, evil) == u
+    assert list(store.training_ratings()) == [(evil, evil, 1, 5.0, 1002.0)]
+    with raw(path) as conn:
+        assert conn.execute("SELECT name FROM users").fetchall() == [(name,)]
+        assert conn.execute("SELECT context FROM shown_batches").fetchall() == [(evil,)]
+    assert store.integrity_ok()
+
+
+def test_threads_take_turns(store: Storage):
+    users = [store.user("telegram", n) for n in range(4)]
+
+    def work(u: int) -> None:
+        for item in range(50):
+            store.like(u, item)
+            store.watch(u, item + 1000)
+            store.log_shown(u, [item], "recommend")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(work, users))
+    assert store.stats() == {"users": 4, "ratings": 200, "likes": 200, "dislikes": 0,
+                             "watchlist": 200, "shown": 200}
+    assert store.integrity_ok()
+
+
+# Property: any sequence of operations agrees with a plain-Python model and leaves the file
+# sound; the only errors are InvalidRating for bad stars.
+
+ITEMS = st.integers(0, 5)
+STARS = st.one_of(st.sampled_from([x / 2 for x in range(1, 11)]),
+                  st.sampled_from([0, 5.5, 3.3, -0.5, math.nan, math.inf]),
+                  st.floats(allow_nan=True, allow_infinity=True))
+OPS = st.one_of(
+    st.tuples(st.sampled_from(["like", "dislike", "unlike", "not_interested", "watch",
+                               "unwatch", "mark_seen", "record_feedback"]), st.integers(0, 1),
+              ITEMS),
+    st.tuples(st.just("rate"), st.integers(0, 1), ITEMS, STARS),
+    st.tuples(st.just("log_shown"), st.integers(0, 1), st.lists(ITEMS, max_size=4)),
+    st.tuples(st.just("forget"), st.integers(0, 1)),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(OPS, max_size=30))
+def test_random_operations_keep_the_database_sound(ops):
+    with tempfile.TemporaryDirectory() as folder, \
+            Storage(Path(folder) / "bot.sqlite3", clock=Clock()) as store:
+        ids = {who: store.user("console", str(who)) for who in (0, 1)}
+        model = {who: {"ratings": {}, "ni": set(), "watch": set(), "seen": set()}
+                 for who in (0, 1)}
+        for op, who, *args in ops:
+            u, m = ids[who], model[who]
+            if op == "rate":
+                item, stars = args
+                good = math.isfinite(stars) and 0.5 <= stars <= 5 and (stars * 2).is_integer()
+                if not good:
+                    with pytest.raises(InvalidRating):
+                        store.rate(u, item, stars)
+                    continue
+                store.rate(u, item, stars)
+                m["ratings"][item] = stars
+                m["ni"].discard(item)
+            elif op in ("like", "dislike"):
+                getattr(store, op)(u, args[0])
+                m["ratings"][args[0]] = 5.0 if op == "like" else 1.0
+                m["ni"].discard(args[0])
+            elif op == "unlike":
+                assert store.unlike(u, args[0]) == (m["ratings"].pop(args[0], None) is not None)
+            elif op == "not_interested":
+                store.not_interested(u, args[0])
+                m["ni"].add(args[0])
+                m["ratings"].pop(args[0], None)
+            elif op == "watch":
+                assert store.watch(u, args[0]) == (args[0] not in m["watch"])
+                m["watch"].add(args[0])
+            elif op == "unwatch":
+                assert store.unwatch(u, args[0]) == (args[0] in m["watch"])
+                m["watch"].discard(args[0])
+            elif op == "mark_seen":
+                store.mark_seen(u, args[0])
+                m["seen"].add(args[0])
+                m["watch"].discard(args[0])
+            elif op == "record_feedback":
+                store.record_feedback(u, args[0], "like")
+            elif op == "log_shown":
+                store.log_shown(u, args[0], "recommend")
+            elif op == "forget":
+                store.forget(u)
+                ids[who] = store.user("console", str(who))
+                model[who] = {"ratings": {}, "ni": set(), "watch": set(), "seen": set()}
+                continue
+            likes, dislikes = store.preferences(u)
+            assert set(likes) == {i for i, r in m["ratings"].items() if r >= 3.5}
+            assert set(dislikes) == {i for i, r in m["ratings"].items() if r <= 2} | m["ni"]
+            assert store.excluded(u) == set(m["ratings"]) | m["ni"] | m["watch"] | m["seen"]
+            assert store.count_feedback(u) == len(m["ratings"])
+            assert store.count_watchlist(u) == len(m["watch"])
+        assert store.integrity_ok()
