@@ -18,7 +18,7 @@ setup: $(STAMP)
 run: setup
 	$(PY) -m recommender data prepare
 	$(PY) -m recommender train --if-missing
-	@echo "The model is ready in models/current. The chat bot is the next milestone (see README, Timeline)."
+	$(PY) -m bot
 
 test: setup
 	$(PY) -m ruff check .

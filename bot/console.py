@@ -17,9 +17,13 @@ USER = UserRef("console", "local", "friend")
 def render(reply: Reply, out: TextIO) -> list[Button]:
     """Print a reply; return its buttons in the order they were numbered."""
     out.write(reply.text + "\n")
-    numbered = [button for row in reply.buttons for button in row]
-    for i, button in enumerate(numbered, 1):
-        out.write(f"  [{i}] {button.label}\n")
+    numbered: list[Button] = []
+    for row in reply.buttons:  # one line per row of buttons, as a chat app shows them
+        cells = []
+        for button in row:
+            numbered.append(button)
+            cells.append(f"[{len(numbered)}] {button.label}")
+        out.write("  " + "   ".join(cells) + "\n")
     if numbered:
         out.write("  (type a number to choose)\n")
     return numbered

@@ -128,10 +128,7 @@ class Conversation:
         uid = self.db.user(user.platform, user.platform_user_id, user.name)
         action, _, rest = (data or "").partition(":")
         parts = rest.split(":") if rest else []
-        try:
-            numbers = [int(p) for p in parts if p]
-        except ValueError:
-            return [Reply("That button has expired.", notice="Expired")]
+        numbers = [int(p) for p in parts if p.isdigit() and len(p) < 19]
         handler = getattr(self, f"btn_{action}", None)
         if handler is None:
             return [Reply("That button has expired.", notice="Expired")]
