@@ -15,10 +15,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from storage import InvalidRating, Storage
-
 from bot.matching import Candidate, Match, TitleIndex
 from recommender.serve import Recommendation, Recommender
+from storage import InvalidRating, Storage
 
 log = logging.getLogger(__name__)
 

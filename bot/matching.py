@@ -142,7 +142,8 @@ def _strip_kind_words(words: list[str]) -> tuple[list[str], str | None]:
     while len(words) > 1 and words[-1] in KIND_WORDS:
         kind = KIND_WORDS[words.pop()]
     while len(words) > 1 and words[0] in KIND_WORDS:
-        kind = kind or KIND_WORDS[words.pop(0)]
+        leading = KIND_WORDS[words.pop(0)]
+        kind = kind or leading  # the word at the end wins
     return words, kind
 
 

@@ -226,7 +226,8 @@ BAD = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(command=st.sampled_from(["", "/like ", "/dislike ", "/unlike ", "/rate ", "/recommend ",
                                 "/similar ", "/why ", "/watch ", "/unwatch ", "/likes ",
                                 "/watchlist ", "/more ", "/start ", "/help ", "/forget ",
