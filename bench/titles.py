@@ -25,7 +25,7 @@ import numpy as np
 
 from bot.matching import TitleIndex
 
-COMMON_WORDS = """
+_COMMON = """
 love night day man woman girl boy city dark light dead life death world war star king
 queen house home story blood fire water time last first secret lost little big black
 white red blue green golden silver iron summer winter spring autumn road river sea
@@ -40,7 +40,8 @@ escape chase run hunt game games play player party wedding funeral school colleg
 holiday christmas midnight morning evening tomorrow yesterday forever never always
 mystery murder crime justice truth lies liar thief spy agent doctor captain general
 soldier soldiers army navy pirate pirates detective cowboy outlaw ranger sheriff
-""".split()
+"""
+COMMON_WORDS = _COMMON.split()
 
 REAL = [
     ("The Godfather", 1972, "movie", 413.0, []),

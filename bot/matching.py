@@ -15,9 +15,10 @@ The rules, in the order they apply:
    "&", leading or trailing article), applied once per title and alternative title at
    load and once per query. Queries are cut to ``MAX_QUERY`` characters first.
 2. A year (a 4-digit number 1870..2100, bare or in brackets, the last one wins) and a
-   kind word at either end ("tv", "series", "show" -> tv; "movie", "film" -> movie)
-   are filters, unless they are part of a title typed in full ("Blade Runner 2049",
-   "The Truman Show") or nothing would be left without them ("1917", "Show").
+   kind word at either end ("tv", "series", "show" -> tv; "movie", "film" -> movie;
+   the one at the end wins) are filters, unless they are part of a title typed in
+   full ("Blade Runner 2049", "The Truman Show") or nothing would be left without them
+   ("1917", "Show").
    A filter keeps the matches that satisfy it (years: the exact year, else one year
    off, since sources disagree by a year); when no match satisfies it, it is dropped
    and the whole query is scored as written as well ("trueman show").
@@ -226,13 +227,13 @@ class TitleIndex:
 
     @classmethod
     def from_recommender(cls, rec) -> TitleIndex:
-        """The catalogue of a :class:`recommender.serve.Recommender` (no alt titles)."""
+        """The catalogue of a :class:`recommender.serve.Recommender`, alt titles included."""
         items = [{"item_id": int(item_id), "title": title,
                   "year": None if math.isnan(year) else int(year), "kind": str(kind),
-                  "popularity": float(pop)}
-                 for item_id, title, year, kind, pop in zip(
+                  "popularity": float(pop), "alt_titles": list(alts)}
+                 for item_id, title, year, kind, pop, alts in zip(
                      rec.ids.tolist(), rec.titles, rec.years.tolist(), rec.kinds.tolist(),
-                     rec.popularity.tolist(), strict=True)]
+                     rec.popularity.tolist(), rec.alt_titles, strict=True)]
         return cls(items)
 
     def __len__(self) -> int:

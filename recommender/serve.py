@@ -72,6 +72,7 @@ class Recommender:
                                for m in rows], dtype=np.float64)
         self.kinds = np.array([m.get("kind") or "movie" for m in rows])
         self.genre_lists = [tuple(m.get("genres") or ()) for m in rows]
+        self.alt_titles = [tuple(m.get("alt_titles") or ()) for m in rows]
         self.imdb_rating = np.array([m.get("imdb_rating") if m.get("imdb_rating") is not None
                                      else np.nan for m in rows], dtype=np.float64)
         self.imdb_votes = np.array([m.get("imdb_votes") or 0 for m in rows], dtype=np.float64)

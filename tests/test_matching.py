@@ -164,7 +164,7 @@ def test_ambiguous_is_ordered_by_score_then_popularity_then_id():
     match = index().search("godfather")
     assert [c.score for c in match.candidates] == [100.0, 90.0, 90.0]
     assert [c.popularity for c in match.candidates] == [413.0, 209.0, 67.0]
-    assert [c.title for c in match.candidates][0] == "The Godfather"
+    assert match.candidates[0].title == "The Godfather"
 
 
 def test_none_offers_the_nearest_titles():
