@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         run_telegram(conversation, settings.telegram_token, settings.telegram_api_base_url)
         return 0
     logging.getLogger().setLevel(logging.WARNING)  # the console is the chat itself
-    from bot.console import run
+    from bot.console import USER, run
 
+    conversation.admin_ids.add(USER.platform_user_id)  # whoever sits at the terminal owns it
     run(conversation)
     return 0

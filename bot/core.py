@@ -236,7 +236,13 @@ class Conversation:
                  f"Watchlist entries: {stats['watchlist']:,}",
                  f"Recommendations shown: {stats['shown']:,}",
                  f"Model: {self.rec.version} (rank {meta.get('rank')}, "
-                 f"{meta.get('scheme')} preferences)"]
+                 f"{meta.get('scheme')} preferences), trained "
+                 f"{self.rec.meta.get('trained_at', 'at an unknown time')}"]
+        for protocol, models in (self.rec.meta.get("metrics") or {}).items():
+            ours = models.get("spark-als-foldin") or {}
+            if "ndcg@10" in ours:
+                lines.append(f"Evaluation ({protocol}): nDCG@10 {ours['ndcg@10']:.4f}, "
+                             f"precision@10 {ours.get('precision@10', 0):.4f}")
         return [Reply("\n".join(lines))]
 
     # ----- buttons -------------------------------------------------------------------

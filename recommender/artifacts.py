@@ -122,4 +122,4 @@ def read_artifact(folder: Path) -> dict:
         raise fail(f"model.json says rank {meta.get('rank')}, factors have {factors.shape[1]}")
     return {"item_ids": ids, "item_factors": factors, "popularity": popularity,
             "mean_rating": mean_rating, "items": items, "params": meta.get("params", {}),
-            "version": str(meta.get("version", folder.name))}
+            "version": str(meta.get("version", folder.name)), "meta": meta}

@@ -51,8 +51,9 @@ class Recommender:
 
     def __init__(self, *, item_ids: np.ndarray, item_factors: np.ndarray,
                  popularity: np.ndarray, mean_rating: np.ndarray, items: Sequence[dict],
-                 params: dict, version: str = "in-memory") -> None:
+                 params: dict, version: str = "in-memory", meta: dict | None = None) -> None:
         self.version = version
+        self.meta = dict(meta or {})  # model.json: trained_at, counts, metrics
         self.params = dict(params)
         self.alpha = float(params.get("alpha", 1.0))
         self.reg_param = float(params.get("reg_param", 0.1))

@@ -40,4 +40,7 @@ def small_model() -> Recommender:
         mean_rating=np.array([4.3, 4.2, 4.0, 4.0, 3.9, 4.3, 4.2, 4.1, 3.6, 3.5, 3.3, 3.4, 3.8],
                              dtype=np.float32),
         items=items, params={"rank": 3, "reg_param": 0.1, "alpha": 1.0, "scheme": "binary"},
-        version="test-model")
+        version="test-model",
+        meta={"trained_at": "2026-11-24T22:10:52+00:00",
+              "metrics": {"recommenders": {"spark-als-foldin": {"ndcg@10": 0.4795,
+                                                                "precision@10": 0.4218}}}})

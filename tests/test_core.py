@@ -191,6 +191,8 @@ def test_admin_stats(bot):
     say(bot, "/like star wars")
     stats = say(bot, "/stats", user=ADMIN)[0].text
     assert "Users: 2" in stats and "Model: test-model" in stats
+    assert "trained 2026-11-24T22:10:52+00:00" in stats
+    assert "Evaluation (recommenders): nDCG@10 0.4795, precision@10 0.4218" in stats
     assert "/stats" in say(bot, "/help", user=ADMIN)[0].text
 
 
