@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 
-from storage import Storage, StorageError
-
 from bot.core import Conversation
 from recommender.artifacts import current_dir
 from recommender.errors import ModelError, RecommenderError
 from recommender.serve import Recommender
 from recommender.settings import Settings
+from storage import Storage, StorageError
 
 
 def build(settings: Settings) -> Conversation:
