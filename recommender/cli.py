@@ -7,6 +7,7 @@ on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -78,6 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted; nothing half-written was kept.", file=sys.stderr)
         return 130
+    except Exception as exc:  # only when the JVM went away mid-job; other bugs still raise
+        if not _jvm_gone(exc):
+            raise
+        print(f"error: Spark's JVM stopped unexpectedly ({type(exc).__name__}); nothing was "
+              "published. If it ran out of memory, raise SPARK_DRIVER_MEMORY and retry.",
+              file=sys.stderr)
+        return 2
 
 
 def _data(args: argparse.Namespace, settings: Settings) -> int:
@@ -115,7 +123,7 @@ def _data(args: argparse.Namespace, settings: Settings) -> int:
     try:
         result = ingest(spark, settings, dataset=dataset, source=source, use_imdb=use_imdb)
     finally:
-        spark.stop()
+        _stop(spark)
     print("\n".join(result.lines()))
     return 0
 
@@ -139,7 +147,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     try:
         train(spark, settings, params)
     finally:
-        spark.stop()
+        _stop(spark)
     return 0
 
 
@@ -173,7 +181,7 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
                 saved_to = write_results(lines, model, protocol)
                 print(f"saved {saved_to}", file=sys.stderr)
     finally:
-        spark.stop()
+        _stop(spark)
     if args.plot:
         print(f"plot: {plot_comparison(every, args.plot)}", file=sys.stderr)
     return 0
@@ -194,7 +202,7 @@ def _tune(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps(record), flush=True)
             lines.append(record)
     finally:
-        spark.stop()
+        _stop(spark)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text("".join(json.dumps(r) + "\n" for r in lines))
@@ -206,6 +214,26 @@ def _dataset_label(settings: Settings) -> str:
 
     summary = load_summary(settings) or {}
     return (summary.get("inputs") or {}).get("dataset") or summary.get("source", "unknown")
+
+
+def _jvm_gone(exc: BaseException) -> bool:
+    """py4j lost its connection to the JVM (killed, crashed, out of memory)."""
+    if type(exc).__name__ == "Py4JNetworkError":
+        return True
+    if not isinstance(exc, ConnectionError | EOFError):
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__", "").startswith("py4j"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _stop(spark) -> None:
+    """Stop Spark without hiding the error that brought us here if the JVM is gone."""
+    with contextlib.suppress(ConnectionError, EOFError, OSError):
+        spark.stop()
 
 
 def _spark(settings: Settings, master: str | None):

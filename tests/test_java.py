@@ -82,3 +82,55 @@ def test_spark_that_cannot_start_ends_with_one_clear_line(tmp_path):
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: Spark could not start")
     assert "JAVA_GATEWAY_EXITED" in last or "java" in last.lower()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.spark
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the JVM")
+def test_jvm_killed_mid_training_ends_with_one_clear_line(tmp_path):
+    import signal
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    processed = tmp_path / "data" / "processed"
+    (processed / "ratings").mkdir(parents=True)
+    (processed / "items").mkdir(parents=True)
+    n = 300_000
+    pq.write_table(pa.table({"user_id": rng.integers(1, 5000, n).astype(np.int32),
+                             "item_id": rng.integers(1, 3000, n).astype(np.int32),
+                             "rating": np.full(n, 4.0, dtype=np.float32)}),
+                   processed / "ratings" / "part-0.parquet")
+    pq.write_table(pa.table({"item_id": np.arange(1, 3000, dtype=np.int32),
+                             "title": [f"Film {i}" for i in range(1, 3000)]}),
+                   processed / "items" / "part-0.parquet")
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "MODELS_DIR": str(tmp_path / "m"),
+           "PYTHONPATH": str(ROOT), "JDK_DIR": str(ROOT / ".jdk")}
+    proc = subprocess.Popen([sys.executable, "-m", "recommender", "train", "--rank", "64",
+                             "--max-iter", "50"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    for line in proc.stdout:
+        if line.startswith("Training ALS"):
+            break
+    jvms = _children(proc.pid)
+    assert jvms, "the JVM should be a child of the training process"
+    for pid in jvms:
+        os.kill(pid, signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("error: Spark's JVM stopped unexpectedly")
+    assert not (tmp_path / "m" / "current").exists()  # nothing was published
