@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import sys
 from pathlib import Path
 
@@ -69,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # py4j logs a traceback for every call that fails when the JVM is gone; we say it once.
+    logging.getLogger("py4j").setLevel(logging.CRITICAL)
+    logging.getLogger().addHandler(logging.NullHandler())
     try:
         settings = Settings.from_env()
         handler = {"data": _data, "train": _train, "evaluate": _evaluate, "tune": _tune}
@@ -218,8 +222,9 @@ def _dataset_label(settings: Settings) -> str:
 
 def _jvm_gone(exc: BaseException) -> bool:
     """py4j lost its connection to the JVM (killed, crashed, out of memory)."""
-    if type(exc).__name__ == "Py4JNetworkError":
-        return True
+    kind = type(exc)
+    if kind.__module__.startswith("py4j") and kind.__name__ != "Py4JJavaError":
+        return True  # a Java exception means the JVM is alive; anything else from py4j not
     if not isinstance(exc, ConnectionError | EOFError):
         return False
     tb = exc.__traceback__
