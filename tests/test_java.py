@@ -42,7 +42,9 @@ def test_unsuitable_java_is_skipped_for_a_project_jdk(tmp_path):
     assert find_java(tmp_path / "jdk", env) == good
 
 
-def test_missing_java_is_installed_into_the_project(tmp_path):
+def test_missing_java_is_installed_into_the_project(tmp_path, monkeypatch):
+    monkeypatch.setenv("JAVA_HOME", "")  # ensure_java exports JAVA_HOME: restored afterwards
+
     def installer(jdk_dir: Path) -> Path:
         return fake_java(jdk_dir / "jdk-17-jre", 'openjdk version "17.0.15"')
 
@@ -125,6 +127,8 @@ def test_jvm_killed_mid_training_ends_with_one_clear_line(tmp_path):
     for line in proc.stdout:
         if line.startswith("Training ALS"):
             break
+    else:
+        pytest.fail(f"training never started: {proc.communicate()[1][-2000:]}")
     jvms = _children(proc.pid)
     assert jvms, "the JVM should be a child of the training process"
     for pid in jvms:
