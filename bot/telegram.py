@@ -86,16 +86,14 @@ class TelegramBot:
     def __init__(self, conversation: Conversation) -> None:
         self.conversation = conversation
 
-    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A command, or (in private chats) free text: both go to the core as typed."""
         message = update.effective_message
         await message.chat.send_action(ChatAction.TYPING)
         replies = await asyncio.to_thread(self.conversation.handle_text, user_of(update),
                                           message.text or "")
         for reply in replies:
             await send(message, reply)
-
-    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self.on_command(update, context)
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         for reply in self.conversation.handle_other(user_of(update)):
@@ -134,10 +132,10 @@ def build_application(conversation: Conversation, token: str,
            .concurrent_updates(True).build())
     bot = TelegramBot(conversation)
     private = filters.ChatType.PRIVATE
-    app.add_handler(CommandHandler([*COMMANDS, "stats"], bot.on_command))
-    app.add_handler(MessageHandler(filters.COMMAND & private, bot.on_command))  # unknown ones
+    app.add_handler(CommandHandler([*COMMANDS, "stats"], bot.on_message))
+    app.add_handler(MessageHandler(filters.COMMAND & private, bot.on_message))  # unknown ones
     app.add_handler(CallbackQueryHandler(bot.on_button))
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & private, bot.on_text))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & private, bot.on_message))
     app.add_handler(MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL & private,
                                    bot.on_other))
     app.add_error_handler(bot.on_error)

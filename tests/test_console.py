@@ -20,17 +20,22 @@ from tests.bot_model import CATALOGUE, POPULARITY, TV, small_model
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def env(tmp_path):
+def write_model(models_dir: Path) -> Path:
+    """Publish the small test model as a real artifact."""
     ids = np.array([c[0] for c in CATALOGUE])
     items = [{"item_id": c[0], "title": c[1], "year": c[2], "genres": c[3], "kind": c[4]}
              for c in CATALOGUE] + TV
-    write_artifact(tmp_path / "models", item_ids=ids,
-                   item_factors=np.array([c[5] for c in CATALOGUE], dtype=np.float32),
-                   popularity=np.array([POPULARITY[i] for i in ids]),
-                   mean_rating=np.full(len(ids), 4.0), items=items,
-                   meta={"params": {"rank": 3, "reg_param": 0.1, "alpha": 1.0,
-                                    "scheme": "binary"}})
+    return write_artifact(models_dir, item_ids=ids,
+                          item_factors=np.array([c[5] for c in CATALOGUE], dtype=np.float32),
+                          popularity=np.array([POPULARITY[i] for i in ids]),
+                          mean_rating=np.full(len(ids), 4.0), items=items,
+                          meta={"params": {"rank": 3, "reg_param": 0.1, "alpha": 1.0,
+                                           "scheme": "binary"}})
+
+
+@pytest.fixture
+def env(tmp_path):
+    write_model(tmp_path / "models")
     environment = {k: v for k, v in os.environ.items() if k != "TELEGRAM_TOKEN"}
     environment.update({"PYTHONPATH": str(ROOT), "MODELS_DIR": str(tmp_path / "models"),
                         "DATA_DIR": str(tmp_path / "data")})
