@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 SEED = 42
+# Bot users get ids above every MovieLens user id (ML-32M has ~200,000 users). Platform
+# ids are 64-bit, so they are mapped to this range, never cast.
+BOT_USER_ID_BASE = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -76,9 +79,9 @@ def fit_als(ratings: DataFrame, params: TrainParams) -> AlsFit:
     from pyspark.sql import functions as F
 
     started = time.monotonic()
-    prefs = (ratings.select("user_id", "item_id",
-                            spark_strength(params.scheme, F.col("rating")).alias("pref"))
-             .where("pref != 0"))
+    if "pref" not in ratings.columns:
+        ratings = ratings.withColumn("pref", spark_strength(params.scheme, F.col("rating")))
+    prefs = ratings.select("user_id", "item_id", "pref").where("pref != 0")
     als = ALS(rank=params.rank, maxIter=params.max_iter, regParam=params.reg_param,
               alpha=params.alpha, implicitPrefs=True, userCol="user_id", itemCol="item_id",
               ratingCol="pref", coldStartStrategy="drop", seed=SEED)
@@ -102,6 +105,36 @@ def fit_arrays(spark: SparkSession, users: np.ndarray, items: np.ndarray,
         path = f"{tmp}/ratings.parquet"
         pq.write_table(table, path)
         return fit_als(spark.read.parquet(path), params)
+
+
+def bot_preferences(db_path: Path, params: TrainParams) -> tuple[np.ndarray, np.ndarray,
+                                                                   np.ndarray]:
+    """The bot's collected ratings as (user ids, item ids, preference strengths).
+
+    Users are numbered from :data:`BOT_USER_ID_BASE` in order of appearance. A rating of
+    2 or less (a dislike) is a confident negative, as the fold-in treats it when serving;
+    the rest go through the preference scheme like MovieLens ratings.
+    """
+    from recommender.preferences import strength
+
+    if not db_path.is_file():
+        return np.array([], np.int64), np.array([], np.int64), np.array([], np.float64)
+    from storage import Storage
+
+    numbering: dict[tuple[str, str], int] = {}
+    users, items, ratings = [], [], []
+    store = Storage(db_path)
+    try:
+        for platform, key, item, rating, _ts in store.training_ratings():
+            users.append(numbering.setdefault((platform, key), BOT_USER_ID_BASE + len(numbering)))
+            items.append(item)
+            ratings.append(rating)
+    finally:
+        store.close()
+    ratings_arr = np.array(ratings, dtype=np.float64)
+    like = strength(params.scheme, np.array([5.0]))[0]
+    prefs = np.where(ratings_arr <= 2.0, -abs(like), strength(params.scheme, ratings_arr))
+    return np.array(users, np.int64), np.array(items, np.int64), prefs
 
 
 def data_fingerprint(processed_dir: Path) -> str:
@@ -130,23 +163,37 @@ def train(spark: SparkSession, settings: Settings, params: TrainParams = TrainPa
                                            F.avg("rating").alias("mean")).collect()
     n_ratings = sum(r["n"] for r in stats)
     n_users = ratings.select("user_id").distinct().count()
+    items = [_plain(r.asDict()) for r in
+             spark.read.parquet(str(processed / "items")).orderBy("item_id").collect()]
+    bot_users, bot_items, bot_prefs = bot_preferences(settings.db_path, params)
+    prefs = ratings.withColumn("pref", spark_strength(params.scheme, F.col("rating")))
+    if len(bot_users):
+        # Only items of this catalogue: a like kept from an older data set has no metadata.
+        known = {item["item_id"] for item in items}
+        keep = np.array([int(i) in known for i in bot_items], dtype=bool)
+        bot_users, bot_items, bot_prefs = bot_users[keep], bot_items[keep], bot_prefs[keep]
+        bot = spark.createDataFrame(
+            [(int(u), int(i), float(p)) for u, i, p in
+             zip(bot_users, bot_items, bot_prefs, strict=True)],
+            "user_id INT, item_id INT, pref FLOAT")
+        prefs = prefs.select("user_id", "item_id", "pref").unionByName(bot)
     say(f"Training ALS ({params.scheme} preferences, rank {params.rank}, {params.max_iter} "
-        f"iterations) on {n_ratings:,} ratings from {n_users:,} users ...")
-    fit = fit_als(ratings, params)
+        f"iterations) on {n_ratings:,} ratings from {n_users:,} users, plus "
+        f"{len(bot_users):,} from {len(set(bot_users.tolist())):,} bot users ...")
+    fit = fit_als(prefs, params)
     say(f"  fitted in {fit.seconds:.1f} s; collecting factors of {len(fit.item_ids):,} items")
     by_item = {r["item_id"]: (r["n"], r["mean"]) for r in stats}
     popularity = np.array([by_item.get(int(i), (0, 0))[0] for i in fit.item_ids])
     mean_rating = np.array([by_item.get(int(i), (0, np.nan))[1] for i in fit.item_ids],
                            dtype=np.float32)
-    items = [_plain(r.asDict()) for r in
-             spark.read.parquet(str(processed / "items")).orderBy("item_id").collect()]
     ratings.unpersist()
     seconds = round(time.monotonic() - started, 1)
     meta = {
         "algorithm": "spark-als-implicit",
         "params": asdict(params),
         "seed": SEED,
-        "counts": {"ratings": n_ratings, "users": n_users,
+        "counts": {"ratings": n_ratings, "users": n_users, "bot_ratings": len(bot_users),
+                   "bot_users": len(set(bot_users.tolist())),
                    "items_with_factors": len(fit.item_ids), "items": len(items)},
         "metrics": {},
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -79,3 +79,26 @@ def test_current_pointer_only_moves_to_complete_models(settings):
     with pytest.raises(ModelError):
         point_current(settings.models_dir, "half-written")
     assert current_dir(settings.models_dir) == good.resolve()
+
+
+def test_bot_ratings_join_training_in_their_own_user_range(spark, settings, tmp_path):
+    from recommender.train import BOT_USER_ID_BASE, bot_preferences
+    from storage import Storage
+
+    ingest(spark, settings, source=datafiles.ml100k_zip(tmp_path / "z.zip"), say=quiet)
+    store = Storage(settings.db_path)
+    for n in range(30):  # thirty Telegram users with 64-bit ids love item 7
+        uid = store.user("telegram", str(2**62 + n))
+        store.like(uid, 7)
+    store.dislike(store.user("discord", str(2**63 - 1)), 1)
+    store.like(store.user("discord", "5"), 999_999)  # not in this catalogue: left out
+    store.close()
+
+    users, items, prefs = bot_preferences(settings.db_path, TrainParams())
+    assert users.min() == BOT_USER_ID_BASE and users.max() < BOT_USER_ID_BASE + 100
+    assert prefs[items == 1].tolist() == [-1.0]  # a dislike is a confident negative
+
+    folder = train(spark, settings, TrainParams(rank=4, max_iter=3), say=quiet)
+    meta = json.loads((folder / "model.json").read_text())
+    assert meta["counts"]["bot_ratings"] == 31 and meta["counts"]["bot_users"] == 31
+    assert 7 in np.load(folder / "item_ids.npy").tolist()
