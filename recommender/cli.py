@@ -220,18 +220,26 @@ def _dataset_label(settings: Settings) -> str:
     return (summary.get("inputs") or {}).get("dataset") or summary.get("source", "unknown")
 
 
-def _jvm_gone(exc: BaseException) -> bool:
-    """py4j lost its connection to the JVM (killed, crashed, out of memory)."""
-    kind = type(exc)
-    if kind.__module__.startswith("py4j") and kind.__name__ != "Py4JJavaError":
-        return True  # a Java exception means the JVM is alive; anything else from py4j not
-    if not isinstance(exc, ConnectionError | EOFError):
-        return False
-    tb = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_globals.get("__name__", "").startswith("py4j"):
+def _jvm_gone(exc: BaseException | None) -> bool:
+    """py4j lost its connection to the JVM (killed, crashed, out of memory).
+
+    pyspark often re-raises such a failure as its own error, so the whole chain of
+    causes is searched.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        kind = type(exc)
+        # A Java exception means the JVM is alive; any other py4j error means it is not.
+        if kind.__module__.startswith("py4j") and kind.__name__ != "Py4JJavaError":
             return True
-        tb = tb.tb_next
+        if isinstance(exc, ConnectionError | EOFError):
+            tb = exc.__traceback__
+            while tb is not None:
+                if tb.tb_frame.f_globals.get("__name__", "").startswith("py4j"):
+                    return True
+                tb = tb.tb_next
+        exc = exc.__cause__ or exc.__context__
     return False
 
 
