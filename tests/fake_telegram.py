@@ -474,3 +474,25 @@ class FakeTelegram:
     def _get_my_commands(self, params: dict) -> list:
         with self._cond:
             return copy.deepcopy(self._commands.get(self._commands_key(params), []))
+
+
+def run_bot(app, scenario) -> None:
+    """Run a python-telegram-bot ``Application`` polling the fake until ``scenario`` ends.
+
+    Runs ``post_init`` first, as ``run_polling`` would (bots register their menu there).
+    """
+    import asyncio
+
+    async def main() -> None:
+        async with app:
+            if app.post_init is not None:
+                await app.post_init(app)
+            await app.start()
+            await app.updater.start_polling(poll_interval=0)
+            try:
+                await scenario()
+            finally:
+                await app.updater.stop()
+                await app.stop()
+
+    asyncio.run(main())

@@ -8,7 +8,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable
 
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -22,7 +21,7 @@ from telegram.ext import (
     filters,
 )
 
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import FakeTelegram, run_bot
 
 KEYBOARD = {"inline_keyboard": [[{"text": "Pick", "callback_data": "pick:1"}]]}
 
@@ -53,20 +52,6 @@ def build_app(fake: FakeTelegram, errors: list[object]) -> Application:
 
     app.add_error_handler(on_error)
     return app
-
-
-def run_bot(app: Application, scenario: Callable[[], Awaitable[None]]) -> None:
-    async def main() -> None:
-        async with app:
-            await app.start()
-            await app.updater.start_polling(poll_interval=0)
-            try:
-                await scenario()
-            finally:
-                await app.updater.stop()
-                await app.stop()
-
-    asyncio.run(main())
 
 
 def post(fake: FakeTelegram, method: str, **params: object) -> tuple[int, dict]:

@@ -10,7 +10,7 @@ from bot.core import Conversation
 from bot.telegram import build_application, chunks
 from storage import Storage
 from tests.bot_model import small_model
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import FakeTelegram, run_bot
 
 
 def buttons_of(message: dict) -> dict[str, str]:
@@ -34,20 +34,8 @@ def conversation(tmp_path):
 
 
 def run(fake: FakeTelegram, conversation: Conversation, scenario) -> None:
-    app = build_application(conversation, fake.token, fake.base_url.removesuffix("/bot"))
-
-    async def main() -> None:
-        async with app:
-            await app.post_init(app)  # run_polling would do this: registers the menu
-            await app.start()
-            await app.updater.start_polling(poll_interval=0)
-            try:
-                await scenario()
-            finally:
-                await app.updater.stop()
-                await app.stop()
-
-    asyncio.run(main())
+    run_bot(build_application(conversation, fake.token, fake.base_url.removesuffix("/bot")),
+            scenario)
 
 
 def test_a_user_journey(conversation):
