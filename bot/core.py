@@ -197,6 +197,9 @@ class Conversation:
         return [self._watchlist_page(uid, 0)]
 
     def cmd_recommend(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        return self._recommend(uid, args)
+
+    def _recommend(self, uid: int, args: str) -> list[Reply]:
         query, problem = self._parse_recommend(args)
         if problem:
             return [Reply(problem)]
@@ -214,6 +217,9 @@ class Conversation:
         return [self._page_of_list(uid, intro)]
 
     def cmd_more(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        return self._more(uid)
+
+    def _more(self, uid: int) -> list[Reply]:
         with self._lock:
             state = self._lists.get(uid)
         if not state:
@@ -248,10 +254,10 @@ class Conversation:
     # ----- buttons -------------------------------------------------------------------
 
     def btn_like(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
-        return self._act(uid, "like", nums[0], from_button=True)
+        return self._act(uid, "like", nums[0])
 
     def btn_dislike(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
-        return self._act(uid, "dislike", nums[0], from_button=True)
+        return self._act(uid, "dislike", nums[0])
 
     def btn_no(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
         item = self._candidate(nums[0])
@@ -260,7 +266,7 @@ class Conversation:
         return [Reply(f"Got it, no more {item.title}.", notice="Not interested")]
 
     def btn_watch(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
-        return self._act(uid, "watch", nums[0], from_button=True)
+        return self._act(uid, "watch", nums[0])
 
     def btn_unwatch(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
         item = self._candidate(nums[0])
@@ -289,10 +295,10 @@ class Conversation:
         return [self._watchlist_page(uid, nums[0], edit=True)]
 
     def btn_more(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
-        return self.cmd_more(uid, "", UserRef("", ""))
+        return self._more(uid)
 
     def btn_recommend(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
-        return self.cmd_recommend(uid, "", UserRef("", ""))
+        return self._recommend(uid, "")
 
     def btn_forget(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
         if nums and nums[0] == 1:
@@ -336,8 +342,7 @@ class Conversation:
         return Reply(f"I found nothing close to \"{shown}\". Check the spelling, or try the "
                      "original title.")
 
-    def _act(self, uid: int, action: str, item_id: int, *, extra: int | None = None,
-             from_button: bool = False) -> list[Reply]:
+    def _act(self, uid: int, action: str, item_id: int, *, extra: int | None = None) -> list[Reply]:
         item = self._candidate(item_id)
         name = describe(item.title, item.year, item.kind)
         if action == "like":

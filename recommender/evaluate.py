@@ -160,7 +160,8 @@ def _line(protocol: str, dataset: str, model: str, metrics: dict, **extra) -> di
             **extra}
 
 
-def _model(fit, params: TrainParams) -> Recommender:
+def model_from_fit(fit, params: TrainParams) -> Recommender:
+    """A servable model straight from a Spark fit (evaluation and tuning use it)."""
     return Recommender.from_arrays(fit.item_ids, fit.item_factors, asdict(params))
 
 
@@ -175,7 +176,7 @@ def recommenders_protocol(spark: SparkSession, data: Ratings, params: TrainParam
         f"{len(users):,} test users")
     started = time.monotonic()
     fit = fit_arrays(spark, train.users, train.items, train.ratings, params)
-    rec = _model(fit, params)
+    rec = model_from_fit(fit, params)
     ranked = rank_with_model(rec, train, users)
     sizes = {"train_ratings": len(train), "test_ratings": len(test)}
     yield _line("recommenders", dataset, "spark-als-foldin", ranking_metrics(ranked, relevant),
@@ -219,7 +220,7 @@ def cold_start_protocol(spark: SparkSession, data: Ratings, params: TrainParams,
              "test_ratings": len(test)}
     started = time.monotonic()
     fit = fit_arrays(spark, train.users, train.items, train.ratings, params)
-    rec = _model(fit, params)
+    rec = model_from_fit(fit, params)
     ranked = rank_with_model(rec, history, users)
     yield _line("cold-start", dataset, "spark-als-foldin", ranking_metrics(ranked, relevant),
                 params=asdict(params), seconds=round(time.monotonic() - started, 1), **sizes)
@@ -229,7 +230,7 @@ def cold_start_protocol(spark: SparkSession, data: Ratings, params: TrainParams,
     # The same users, trained normally: their 80% is in Spark's training data.
     both = data.subset(kept | fold)
     fit_all = fit_arrays(spark, both.users, both.items, both.ratings, params)
-    rec_all = _model(fit_all, params)
+    rec_all = model_from_fit(fit_all, params)
     user_row = {int(u): r for r, u in enumerate(fit_all.user_ids)}
 
     def spark_vector(user: int, _idx: np.ndarray) -> np.ndarray:

@@ -133,6 +133,10 @@ class Recommender:
 
     # ----- the math -----------------------------------------------------------------
 
+    def _known(self, item_ids: Iterable[int]) -> list[int]:
+        """The ids this model knows, each once, in the order given."""
+        return [i for i in dict.fromkeys(map(int, item_ids)) if i in self.row]
+
     def rows_of(self, item_ids: Iterable[int]) -> np.ndarray:
         """Catalogue rows of the given ids that exist (unknown ids are skipped)."""
         return np.array([self.row[i] for i in map(int, item_ids) if i in self.row],
@@ -232,8 +236,7 @@ class Recommender:
         """
         if n <= 0:
             return []
-        likes = [i for i in dict.fromkeys(map(int, likes)) if i in self.row]
-        dislikes = [i for i in dict.fromkeys(map(int, dislikes)) if i in self.row]
+        likes, dislikes = self._known(likes), self._known(dislikes)
         like_rows = self.rows_of(likes)
         system = self._likes_system(likes, dislikes)
         x = system[0]
@@ -285,8 +288,7 @@ class Recommender:
         """How ``item_id`` scores for this taste, with its reasons (None if unknown)."""
         if int(item_id) not in self.row:
             return None
-        likes = [i for i in dict.fromkeys(map(int, likes)) if i in self.row]
-        dislikes = [i for i in dict.fromkeys(map(int, dislikes)) if i in self.row]
+        likes, dislikes = self._known(likes), self._known(dislikes)
         like_rows = self.rows_of(likes)
         system = self._likes_system(likes, dislikes)
         r = self.row[int(item_id)]

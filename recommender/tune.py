@@ -15,7 +15,7 @@ from dataclasses import asdict, replace
 from recommender.evaluate import (
     SEED,
     Ratings,
-    _model,
+    model_from_fit,
     rank_with_model,
     relevant_sets,
     stratified_split,
@@ -67,8 +67,8 @@ def search(spark, data: Ratings, start: TrainParams = SEARCH_START,
             if key not in seen:
                 started = time.monotonic()
                 fit = fit_arrays(spark, fit_part.users, fit_part.items, fit_part.ratings, params)
-                metrics = ranking_metrics(rank_with_model(_model(fit, params), fit_part, users),
-                                          relevant)
+                ranked = rank_with_model(model_from_fit(fit, params), fit_part, users)
+                metrics = ranking_metrics(ranked, relevant)
                 seen[key] = metrics
                 record = {"stage": stage_no + 1, "params": asdict(params),
                           "ndcg@10": round(metrics["ndcg@10"], 4),
