@@ -1,47 +1,117 @@
-"""Wiring in one place: settings, model, database and title index, then an adapter."""
+"""Wiring in one place: settings, model, database, title index, the retraining
+service and the model watcher, then a chat adapter.
+
+``python -m bot --health`` is the container health check: it succeeds while a
+running bot keeps beating its heartbeat file.
+"""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
+import time
+from pathlib import Path
 
 from bot.core import Conversation
-from recommender.artifacts import current_dir
+from bot.watch import ModelWatcher
+from recommender.artifacts import current_dir, versions
 from recommender.errors import ModelError, RecommenderError
 from recommender.serve import Recommender
 from recommender.settings import Settings
 from storage import Storage, StorageError
 
+log = logging.getLogger(__name__)
+
+HEARTBEAT = "bot.heartbeat"
+HEARTBEAT_MAX_AGE = 60  # seconds; the scheduler beats every few
+
+
+def load_model(models_dir: Path) -> Recommender:
+    """The current model; if it is broken, the newest sound one (and say so)."""
+    found = current_dir(models_dir)
+    if found is None:
+        raise ModelError(f"No model in {models_dir}; run 'make run' or "
+                         "'python -m recommender train' first.")
+    try:
+        return Recommender.load(found)
+    except ModelError as broken:
+        for version in reversed(versions(models_dir)):
+            if version != found.name:
+                try:
+                    model = Recommender.load(models_dir / version)
+                except ModelError:
+                    continue
+                log.error("%s; serving %s instead", broken, version)
+                return model
+        raise
+
 
 def build(settings: Settings) -> Conversation:
     """The conversation core over the current model and the bot's database."""
-    found = current_dir(settings.models_dir)
-    if found is None:
-        raise ModelError(f"No model in {settings.models_dir}; run 'make run' or "
-                         "'python -m recommender train' first.")
-    recommender = Recommender.load(found)
-    return Conversation(recommender, Storage(settings.db_path), admin_ids=settings.admin_ids)
+    return Conversation(load_model(settings.models_dir), Storage(settings.db_path),
+                        admin_ids=settings.admin_ids)
+
+
+def start_jobs(conversation: Conversation, settings: Settings):
+    """Start nightly retraining and the model watcher for this bot; return the service."""
+    from jobs.service import RetrainService
+
+    watcher = ModelWatcher(conversation, settings.models_dir)
+    heartbeat = settings.data_dir / HEARTBEAT
+
+    def watch() -> None:
+        watcher.check()
+        heartbeat.parent.mkdir(parents=True, exist_ok=True)
+        heartbeat.write_text(f"{time.time():.0f}\n")
+
+    service = RetrainService(settings, tell=conversation.tell, watch=watch)
+    conversation.jobs = service
+    watch()
+    service.start()
+    return service
+
+
+def healthy(settings: Settings, now: float | None = None) -> bool:
+    """Whether a bot beat its heartbeat within the last minute."""
+    try:
+        age = (now or time.time()) - (settings.data_dir / HEARTBEAT).stat().st_mtime
+    except OSError:
+        return False
+    return age <= HEARTBEAT_MAX_AGE
 
 
 def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser.add_argument("--health", action="store_true",
+                        help="exit 0 if a running bot is alive (for health checks)")
+    args = parser.parse_args(argv)
+    if args.health:
+        return 0 if healthy(Settings.from_env()) else 1
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request URL, and Telegram's URLs contain the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         settings = Settings.from_env()
         conversation = build(settings)
+        service = start_jobs(conversation, settings)
     except (RecommenderError, StorageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if settings.telegram_token:
-        from bot.telegram import run_telegram
+    try:
+        if settings.telegram_token:
+            from bot.telegram import run_telegram
 
-        run_telegram(conversation, settings.telegram_token, settings.telegram_api_base_url)
+            run_telegram(conversation, settings.telegram_token,
+                         settings.telegram_api_base_url)
+            return 0
+        logging.getLogger().setLevel(logging.WARNING)  # the console is the chat itself
+        from bot.console import USER, run
+
+        conversation.admin_ids.add(USER.platform_user_id)  # whoever sits at the terminal
+        run(conversation)
         return 0
-    logging.getLogger().setLevel(logging.WARNING)  # the console is the chat itself
-    from bot.console import USER, run
-
-    conversation.admin_ids.add(USER.platform_user_id)  # whoever sits at the terminal owns it
-    run(conversation)
-    return 0
+    finally:
+        service.stop()

@@ -7,6 +7,7 @@ piped input too: each line is a message, and the chat ends cleanly at end of inp
 from __future__ import annotations
 
 import sys
+import threading
 from typing import TextIO
 
 from bot.core import Button, Conversation, Reply, UserRef
@@ -32,6 +33,14 @@ def render(reply: Reply, out: TextIO) -> list[Button]:
 def run(conversation: Conversation, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout,
         user: UserRef = USER) -> None:
     interactive = stdin.isatty()
+    lock = threading.Lock()
+
+    def tell(_user_id: str, text: str) -> None:  # retraining progress, from another thread
+        with lock:
+            stdout.write(f"\n{text}\n")
+            stdout.flush()
+
+    conversation.add_outbox(user.platform, tell)
     stdout.write("Movie bot. Type /help for commands, /start to begin, Ctrl-D to quit.\n")
     buttons: list[Button] = []
     while True:
@@ -51,10 +60,11 @@ def run(conversation: Conversation, stdin: TextIO = sys.stdin, stdout: TextIO = 
         else:
             replies = conversation.handle_text(user, text)
         new_buttons: list[Button] = []
-        for reply in replies:
-            if reply.notice and not reply.text:
-                stdout.write(reply.notice + "\n")
-            new_buttons = render(reply, stdout) or new_buttons
+        with lock:
+            for reply in replies:
+                if reply.notice and not reply.text:
+                    stdout.write(reply.notice + "\n")
+                new_buttons = render(reply, stdout) or new_buttons
+            stdout.flush()
         buttons = new_buttons or buttons
-        stdout.flush()
     stdout.write("Bye!\n")

@@ -12,10 +12,13 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from bot.matching import Candidate, Match, TitleIndex
+from recommender.errors import RecommenderError
 from recommender.serve import Recommendation, Recommender
 from storage import InvalidRating, Storage
 
@@ -63,7 +66,12 @@ HELP = """Here is what I understand:
 You can also just type a title to look it up."""
 
 SORRY = "Sorry, something went wrong on my side and nothing was changed. Please try again."
-ADMIN_HELP = "/stats: users, ratings and the model (admins only)"
+ADMIN_COMMANDS = {
+    "stats": "users, ratings, the model and the retraining schedule",
+    "retrain": "retrain the model now on everything collected",
+    "rollback": "go back to the previous model",
+}
+ADMIN_HELP = "\n".join(f"/{name}: {text} (admins only)" for name, text in ADMIN_COMMANDS.items())
 
 COMMANDS = {
     "start": "pick a few favourites", "help": "every command with an example",
@@ -81,19 +89,90 @@ def describe(title: str, year: int | None, kind: str) -> str:
     return f"{title}{when}" + (" [TV]" if kind == "tv" else "")
 
 
+class Jobs(Protocol):
+    """What the core needs from the retraining service (:class:`jobs.service.RetrainService`)."""
+
+    def retrain(self, requested_by: UserRef | None, trigger: str = ...) -> str: ...
+    def rollback(self) -> str: ...
+    def status(self) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Served:
+    """A model and its title index: always swapped together."""
+
+    rec: Recommender
+    titles: TitleIndex
+
+
 class Conversation:
-    """One bot brain shared by every adapter; safe to call from several threads."""
+    """One bot brain shared by every adapter; safe to call from several threads.
+
+    A new model is swapped in with :meth:`swap`; each request keeps the model it
+    started with, so no request ever mixes two models.
+    """
 
     def __init__(self, recommender: Recommender, storage: Storage, *,
                  titles: TitleIndex | None = None, admin_ids: Sequence[str] = (),
-                 clock: Callable[[], float] = time.time) -> None:
-        self.rec = recommender
+                 clock: Callable[[], float] = time.time, jobs: Jobs | None = None) -> None:
+        self._served = Served(recommender, titles or TitleIndex.from_recommender(recommender))
+        self._request = threading.local()
         self.db = storage
-        self.titles = titles or TitleIndex.from_recommender(recommender)
         self.admin_ids = {str(a) for a in admin_ids}
         self.clock = clock
+        self.jobs = jobs
+        self._outboxes: dict[str, Callable[[str, str], None]] = {}
         self._lists: dict[int, dict] = {}  # user -> the last /recommend list and position
         self._lock = threading.Lock()
+
+    # ----- the model being served ------------------------------------------------------
+
+    @property
+    def served(self) -> Served:
+        """The model of the request in progress on this thread, else the newest."""
+        return getattr(self._request, "served", None) or self._served
+
+    @property
+    def rec(self) -> Recommender:
+        return self.served.rec
+
+    @property
+    def titles(self) -> TitleIndex:
+        return self.served.titles
+
+    def swap(self, recommender: Recommender, titles: TitleIndex | None = None) -> None:
+        """Serve another model from the next request on (requests in flight finish on theirs)."""
+        self._served = Served(recommender, titles or TitleIndex.from_recommender(recommender))
+
+    @contextmanager
+    def _pinned(self) -> Iterator[None]:
+        self._request.served = self._served
+        try:
+            yield
+        finally:
+            self._request.served = None
+
+    # ----- messages nobody asked for: progress, results, alerts --------------------------
+
+    def add_outbox(self, platform: str, send: Callable[[str, str], None]) -> None:
+        """How to message a user of ``platform``: ``send(platform_user_id, text)``."""
+        self._outboxes[platform] = send
+
+    def tell(self, to: UserRef | None, text: str) -> None:
+        """Message one user, or (``to=None``) every admin on every connected platform."""
+        if to is not None:
+            targets = [(to.platform, to.platform_user_id)]
+        else:
+            targets = [(p, a) for p in self._outboxes for a in sorted(self.admin_ids)]
+        for platform, user_id in targets:
+            send = self._outboxes.get(platform)
+            if send is None:
+                log.info("no way to reach %s users; not sent: %s", platform, text[:200])
+                continue
+            try:
+                send(user_id, text)
+            except Exception as exc:  # an admin id from another platform, a blocked bot
+                log.warning("could not message %s user: %s", platform, type(exc).__name__)
 
     # ----- entry points --------------------------------------------------------------
 
@@ -104,18 +183,21 @@ class Conversation:
             return [Reply("Send me a title, or /help to see what I can do.")]
         uid = self.db.user(user.platform, user.platform_user_id, user.name)
         if not text.startswith("/"):
-            return [self._lookup(uid, text)]
+            with self._pinned():
+                return [self._lookup(uid, text)]
         command, _, args = text[1:].partition(" ")
         command = command.split("@", 1)[0].lower()
         args = " ".join(args.split())[:MAX_TEXT]
         handler = getattr(self, f"cmd_{command}", None)
-        if handler is None or (command == "stats" and not self._is_admin(user)):
-            if command == "stats":
-                log.warning("refused /stats for %s:%s", user.platform, user.platform_user_id)
-                return [Reply("Sorry, /stats is only for the bot's admins.")]
+        if command in ADMIN_COMMANDS and not self._is_admin(user):
+            log.warning("refused /%s for %s user %s", command, user.platform,
+                        user.platform_user_id)
+            return [Reply(f"Sorry, /{command} is only for the bot's admins.")]
+        if handler is None:
             return [Reply(f"I don't know /{command[:30]}. Try /help.")]
         try:
-            return handler(uid, args, user)
+            with self._pinned():
+                return handler(uid, args, user)
         except InvalidRating:
             return [Reply("Ratings go from 1 to 5 (half stars are fine), e.g. /rate Dune 4.5")]
         except Exception:  # a bug must cost one reply, never the conversation
@@ -132,7 +214,8 @@ class Conversation:
         if handler is None:
             return [Reply("That button has expired.", notice="Expired")]
         try:
-            return handler(uid, numbers, parts)
+            with self._pinned():
+                return handler(uid, numbers, parts)
         except (IndexError, KeyError, ValueError, InvalidRating):
             return [Reply("That button has expired.", notice="Expired")]
         except Exception:
@@ -249,7 +332,24 @@ class Conversation:
             if "ndcg@10" in ours:
                 lines.append(f"Evaluation ({protocol}): nDCG@10 {ours['ndcg@10']:.4f}, "
                              f"precision@10 {ours.get('precision@10', 0):.4f}")
+        if self.jobs is not None:
+            lines.extend(self.jobs.status())
         return [Reply("\n".join(lines))]
+
+    def cmd_retrain(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        if self.jobs is None:
+            return [Reply("Retraining is not set up in this bot; run "
+                          "'python -m jobs retrain' on the server.")]
+        return [Reply(self.jobs.retrain(user))]
+
+    def cmd_rollback(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        if self.jobs is None:
+            return [Reply("Rollback is not set up in this bot; run "
+                          "'python -m jobs rollback' on the server.")]
+        try:
+            return [Reply(self.jobs.rollback())]
+        except RecommenderError as exc:
+            return [Reply(f"Could not roll back: {exc}")]
 
     # ----- buttons -------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.core import COMMANDS, Conversation, Reply, UserRef
+from bot.core import ADMIN_COMMANDS, COMMANDS, Conversation, Reply, UserRef
 
 log = logging.getLogger(__name__)
 LIMIT = 4096
@@ -124,15 +124,48 @@ async def register_commands(app: Application) -> None:
     await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS.items()])
 
 
+def connect_outbox(app: Application, conversation: Conversation) -> None:
+    """Let the core message Telegram users unprompted (retraining progress, alerts).
+
+    The core calls from other threads; the message is sent on the bot's event loop.
+    """
+    loop = asyncio.get_running_loop()
+    pending: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
+
+    async def deliver(chat_id: int, text: str) -> None:
+        for part in chunks(text):
+            await app.bot.send_message(chat_id, part, parse_mode=ParseMode.HTML)
+
+    def send(user_id: str, text: str) -> None:
+        coro = deliver(int(user_id), text)
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            task = loop.create_task(coro)
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        else:
+            asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=60)
+
+    conversation.add_outbox("telegram", send)
+
+
 def build_application(conversation: Conversation, token: str,
                       api_base_url: str | None = None) -> Application:
     base = (api_base_url or OFFICIAL_API).rstrip("/")
+
+    async def post_init(app: Application) -> None:
+        await register_commands(app)
+        connect_outbox(app, conversation)
+
     app = (Application.builder().token(token).base_url(f"{base}/bot")
-           .base_file_url(f"{base}/file/bot").post_init(register_commands)
+           .base_file_url(f"{base}/file/bot").post_init(post_init)
            .concurrent_updates(True).build())
     bot = TelegramBot(conversation)
     private = filters.ChatType.PRIVATE
-    app.add_handler(CommandHandler([*COMMANDS, "stats"], bot.on_message))
+    app.add_handler(CommandHandler([*COMMANDS, *ADMIN_COMMANDS], bot.on_message))
     app.add_handler(MessageHandler(filters.COMMAND & private, bot.on_message))  # unknown ones
     app.add_handler(CallbackQueryHandler(bot.on_button))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & private, bot.on_message))

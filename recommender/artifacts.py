@@ -44,8 +44,8 @@ def current_dir(models_dir: Path) -> Path | None:
 
 def write_artifact(models_dir: Path, *, item_ids: np.ndarray, item_factors: np.ndarray,
                    popularity: np.ndarray, mean_rating: np.ndarray, items: list[dict],
-                   meta: dict, version: str | None = None) -> Path:
-    """Write and publish one model; return its folder."""
+                   meta: dict, version: str | None = None, publish: bool = True) -> Path:
+    """Write one model and (unless ``publish`` is false) point ``current`` at it."""
     n = len(item_ids)
     if item_factors.shape[0] != n or popularity.shape[0] != n or mean_rating.shape[0] != n:
         raise ModelError(f"artifact arrays disagree: {n} ids, {item_factors.shape[0]} "
@@ -72,7 +72,8 @@ def write_artifact(models_dir: Path, *, item_ids: np.ndarray, item_factors: np.n
         staging.rename(final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    point_current(models_dir, version)
+    if publish:
+        point_current(models_dir, final.name)
     return final
 
 
@@ -83,6 +84,45 @@ def point_current(models_dir: Path, version: str) -> None:
     tmp = models_dir / f".current-{os.getpid()}-{time.time_ns()}"
     os.symlink(version, tmp)
     os.replace(tmp, models_dir / CURRENT)
+
+
+def versions(models_dir: Path) -> list[str]:
+    """Every model folder's name, oldest first (names sort by time)."""
+    if not models_dir.is_dir():
+        return []
+    return sorted(p.name for p in models_dir.iterdir()
+                  if not p.name.startswith(".") and p.name != CURRENT and p.is_dir()
+                  and not p.is_symlink() and (p / MODEL_JSON).is_file())
+
+
+def rollback(models_dir: Path) -> tuple[str, str]:
+    """Point ``current`` at the newest sound model older than it; return (from, to).
+
+    Models that fail validation are skipped, so a rollback never lands on a broken one.
+    """
+    found = current_dir(models_dir)
+    if found is None:
+        raise ModelError(f"No current model in {models_dir}; nothing to roll back from.")
+    for version in reversed([v for v in versions(models_dir) if v < found.name]):
+        try:
+            read_artifact(models_dir / version)
+        except ModelError:
+            continue
+        point_current(models_dir, version)
+        return found.name, version
+    raise ModelError(f"There is no sound model older than {found.name} in {models_dir} "
+                     "to roll back to.")
+
+
+def prune(models_dir: Path, keep: int) -> list[str]:
+    """Delete all but the ``keep`` newest models, never the current one; return the names."""
+    found = current_dir(models_dir)
+    current = found.name if found is not None else None
+    names = versions(models_dir)
+    doomed = [v for v in names[:max(len(names) - keep, 0)] if v != current]
+    for version in doomed:
+        shutil.rmtree(models_dir / version, ignore_errors=True)
+    return doomed
 
 
 def read_artifact(folder: Path) -> dict:

@@ -7,7 +7,6 @@ on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from recommender.datasets import IMDB_DIR, MOVIELENS
 from recommender.errors import DatasetNotFound, RecommenderError
 from recommender.preferences import SCHEMES
 from recommender.settings import Settings
+from recommender.spark import jvm_gone, stop_spark
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         print("Interrupted; nothing half-written was kept.", file=sys.stderr)
         return 130
     except Exception as exc:  # only when the JVM went away mid-job; other bugs still raise
-        if not _jvm_gone(exc):
+        if not jvm_gone(exc):
             raise
         print(f"error: Spark's JVM stopped unexpectedly ({type(exc).__name__}); nothing was "
               "published. If it ran out of memory, raise SPARK_DRIVER_MEMORY and retry.",
@@ -127,7 +127,7 @@ def _data(args: argparse.Namespace, settings: Settings) -> int:
     try:
         result = ingest(spark, settings, dataset=dataset, source=source, use_imdb=use_imdb)
     finally:
-        _stop(spark)
+        stop_spark(spark)
     print("\n".join(result.lines()))
     return 0
 
@@ -151,7 +151,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     try:
         train(spark, settings, params)
     finally:
-        _stop(spark)
+        stop_spark(spark)
     return 0
 
 
@@ -160,16 +160,14 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
     from recommender.artifacts import current_dir
     from recommender.evaluate import PROTOCOLS, load_ratings, plot_comparison, write_results
+    from recommender.ingest import dataset_label
     from recommender.train import TrainParams
 
     data = load_ratings(settings.processed_dir)
     model = current_dir(settings.models_dir)
-    params = TrainParams()
-    if model is not None:  # evaluate the settings the published model was trained with
-        saved = json.loads((model / "model.json").read_text()).get("params", {})
-        params = TrainParams(**{k: v for k, v in saved.items()
-                                if k in TrainParams.__dataclass_fields__})
-    dataset = _dataset_label(settings)
+    # Evaluate the settings the published model was trained with.
+    params = TrainParams.of_model(model) if model is not None else TrainParams()
+    dataset = dataset_label(settings)
     protocols = list(PROTOCOLS) if args.protocol == "all" else [args.protocol]
     spark = _spark(settings, args.master)
     every = []
@@ -185,7 +183,7 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
                 saved_to = write_results(lines, model, protocol)
                 print(f"saved {saved_to}", file=sys.stderr)
     finally:
-        _stop(spark)
+        stop_spark(spark)
     if args.plot:
         print(f"plot: {plot_comparison(every, args.plot)}", file=sys.stderr)
     return 0
@@ -195,6 +193,7 @@ def _tune(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
     from recommender.evaluate import load_ratings
+    from recommender.ingest import dataset_label
     from recommender.tune import search
 
     data = load_ratings(settings.processed_dir)
@@ -202,51 +201,15 @@ def _tune(args: argparse.Namespace, settings: Settings) -> int:
     lines = []
     try:
         for record in search(spark, data, say=lambda m: print(m, file=sys.stderr)):
-            record = {"dataset": _dataset_label(settings), **record}
+            record = {"dataset": dataset_label(settings), **record}
             print(json.dumps(record), flush=True)
             lines.append(record)
     finally:
-        _stop(spark)
+        stop_spark(spark)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text("".join(json.dumps(r) + "\n" for r in lines))
     return 0
-
-
-def _dataset_label(settings: Settings) -> str:
-    from recommender.ingest import load_summary
-
-    summary = load_summary(settings) or {}
-    return (summary.get("inputs") or {}).get("dataset") or summary.get("source", "unknown")
-
-
-def _jvm_gone(exc: BaseException | None) -> bool:
-    """py4j lost its connection to the JVM (killed, crashed, out of memory).
-
-    pyspark often re-raises such a failure as its own error, so the whole chain of
-    causes is searched.
-    """
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        kind = type(exc)
-        # A Java exception means the JVM is alive; any other py4j error means it is not.
-        if kind.__module__.startswith("py4j") and kind.__name__ != "Py4JJavaError":
-            return True
-        if isinstance(exc, ConnectionError | EOFError):
-            tb = exc.__traceback__
-            while tb is not None:
-                if tb.tb_frame.f_globals.get("__name__", "").startswith("py4j"):
-                    return True
-                tb = tb.tb_next
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
-def _stop(spark) -> None:
-    """Stop Spark without hiding the error that brought us here if the JVM is gone."""
-    with contextlib.suppress(ConnectionError, EOFError, OSError):
-        spark.stop()
 
 
 def _spark(settings: Settings, master: str | None):

@@ -414,3 +414,9 @@ def current_inputs(settings: Settings, dataset: str, use_imdb: bool) -> dict:
 def load_summary(settings: Settings) -> dict | None:
     path = settings.processed_dir / SUMMARY_FILE
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def dataset_label(settings: Settings) -> str:
+    """Which data set the processed tables came from, for result lines."""
+    summary = load_summary(settings) or {}
+    return (summary.get("inputs") or {}).get("dataset") or summary.get("source", "unknown")

@@ -25,12 +25,33 @@ def _env() -> dict[str, str]:
     return values
 
 
-def _int(env: dict[str, str], name: str, default: int) -> int:
+def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
     raw = env.get(name) or str(default)
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise RecommenderError(f"{name} must be a whole number, got {raw!r}.") from None
+    if value < minimum:
+        raise RecommenderError(f"{name} must be at least {minimum}, got {value}.")
+    return value
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name) or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise RecommenderError(f"{name} must be a number, got {raw!r}.") from None
+    if not 0 <= value < float("inf"):
+        raise RecommenderError(f"{name} must be zero or more, got {raw!r}.")
+    return value
+
+
+def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = (env.get(name) or choices[0]).strip().lower()
+    if value not in choices:
+        raise RecommenderError(f"{name} must be one of {', '.join(choices)}, got {value!r}.")
+    return value
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,13 @@ class Settings:
     telegram_token: str | None = field(default=None, repr=False)
     telegram_api_base_url: str | None = None
     admin_ids: tuple[str, ...] = ()
+    # Retraining (jobs/): a crontab line ("off" disables it), read in retrain_timezone.
+    retrain_cron: str = "0 3 * * *"
+    retrain_timezone: str = "UTC"
+    retrain_missed: str = "run"  # a run missed while the bot was down: "run" once, or "skip"
+    retrain_max_drop: float = 0.02  # largest allowed fall in held-out nDCG@10
+    retrain_timeout: int = 7200  # seconds before a training is killed
+    keep_models: int = 5
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -70,7 +98,28 @@ class Settings:
             telegram_token=(env.get("TELEGRAM_TOKEN") or "").strip() or None,
             telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or None,
             admin_ids=tuple(a for a in (env.get("ADMIN_IDS") or "").replace(",", " ").split()),
+            retrain_cron=(env.get("RETRAIN_CRON") or "0 3 * * *").strip(),
+            retrain_timezone=(env.get("RETRAIN_TIMEZONE") or "UTC").strip(),
+            retrain_missed=_choice(env, "RETRAIN_MISSED", ("run", "skip")),
+            retrain_max_drop=_float(env, "RETRAIN_MAX_DROP", 0.02),
+            retrain_timeout=_int(env, "RETRAIN_TIMEOUT", 7200, minimum=1),
+            keep_models=_int(env, "KEEP_MODELS", 5, minimum=2),
         )
+
+    def to_env(self) -> dict[str, str]:
+        """The variables that rebuild these settings in a child process (no secrets)."""
+        return {
+            "DATA_DIR": str(self.data_dir), "MODELS_DIR": str(self.models_dir),
+            "DB_PATH": str(self.db_path), "DATASET": self.dataset,
+            "SPARK_MASTER": self.spark_master, "SPARK_DRIVER_MEMORY": self.spark_driver_memory,
+            "IMDB_MIN_VOTES": str(self.imdb_min_votes),
+            "MOVIELENS_BASE_URL": self.movielens_base_url, "IMDB_BASE_URL": self.imdb_base_url,
+            "JDK_DIR": str(self.jdk_dir), "ADMIN_IDS": ",".join(self.admin_ids),
+            "RETRAIN_CRON": self.retrain_cron, "RETRAIN_TIMEZONE": self.retrain_timezone,
+            "RETRAIN_MISSED": self.retrain_missed,
+            "RETRAIN_MAX_DROP": repr(self.retrain_max_drop),
+            "RETRAIN_TIMEOUT": str(self.retrain_timeout), "KEEP_MODELS": str(self.keep_models),
+        }
 
     @property
     def raw_dir(self) -> Path:

