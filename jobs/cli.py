@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 
-from recommender.errors import RecommenderError
+from recommender.errors import DatasetNotFound, RecommenderError
 from recommender.settings import Settings
 
 EXIT = {"published": 0, "rejected": 1, "busy": 3}
@@ -120,6 +120,9 @@ def worker(settings: Settings) -> int:
         # Leftovers of a killed run: its half-written staging folders.
         for stale in settings.models_dir.glob(".tmp-*"):
             shutil.rmtree(stale, ignore_errors=True)
+        if not (settings.processed_dir / "ratings").is_dir():  # say so before Spark starts
+            raise DatasetNotFound(f"No processed data in {settings.processed_dir}; run "
+                                  "'python -m recommender data prepare' first")
         emit("progress", message=f"Starting Spark ({settings.spark_master}) ...")
         spark = start_spark(settings, app_name="retrain")
         try:

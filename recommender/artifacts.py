@@ -55,8 +55,10 @@ def write_artifact(models_dir: Path, *, item_ids: np.ndarray, item_factors: np.n
         raise ModelError("training produced non-finite item factors; refusing to publish")
     models_dir.mkdir(parents=True, exist_ok=True)
     version = version or new_version()
-    while (models_dir / version).exists():  # two trainings in one second
-        version = f"{version.split('.')[0]}.{time.time_ns() % 10_000:04d}"
+    base, n = version, 0
+    while (models_dir / version).exists():  # two in one second: -01, -02 keep the order
+        n += 1
+        version = f"{base}-{n:02d}"
     staging = staging_dir(models_dir, version)
     try:
         np.save(staging / ITEM_IDS, item_ids.astype(np.int64))

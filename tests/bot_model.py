@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from recommender.artifacts import write_artifact
 from recommender.serve import Recommender
 
 # (id, title, year, genres, kind, factors: sci-fi, crime, romance)
@@ -44,3 +47,16 @@ def small_model() -> Recommender:
         meta={"trained_at": "2026-11-24T22:10:52+00:00",
               "metrics": {"recommenders": {"spark-als-foldin": {"ndcg@10": 0.4795,
                                                                 "precision@10": 0.4218}}}})
+
+
+def write_model(models_dir: Path, **meta: object) -> Path:
+    """Publish the small test model as a real artifact."""
+    ids = np.array([c[0] for c in CATALOGUE])
+    items = [{"item_id": c[0], "title": c[1], "year": c[2], "genres": c[3], "kind": c[4]}
+             for c in CATALOGUE] + TV
+    return write_artifact(models_dir, item_ids=ids,
+                          item_factors=np.array([c[5] for c in CATALOGUE], dtype=np.float32),
+                          popularity=np.array([POPULARITY[i] for i in ids]),
+                          mean_rating=np.full(len(ids), 4.0), items=items,
+                          meta={"params": {"rank": 3, "reg_param": 0.1, "alpha": 1.0,
+                                           "scheme": "binary"}, **meta})

@@ -8,29 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from bot.console import run
 from bot.core import Conversation
-from recommender.artifacts import write_artifact
 from storage import Storage
-from tests.bot_model import CATALOGUE, POPULARITY, TV, small_model
+from tests.bot_model import small_model, write_model
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def write_model(models_dir: Path) -> Path:
-    """Publish the small test model as a real artifact."""
-    ids = np.array([c[0] for c in CATALOGUE])
-    items = [{"item_id": c[0], "title": c[1], "year": c[2], "genres": c[3], "kind": c[4]}
-             for c in CATALOGUE] + TV
-    return write_artifact(models_dir, item_ids=ids,
-                          item_factors=np.array([c[5] for c in CATALOGUE], dtype=np.float32),
-                          popularity=np.array([POPULARITY[i] for i in ids]),
-                          mean_rating=np.full(len(ids), 4.0), items=items,
-                          meta={"params": {"rank": 3, "reg_param": 0.1, "alpha": 1.0,
-                                           "scheme": "binary"}})
 
 
 @pytest.fixture

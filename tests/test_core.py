@@ -79,6 +79,8 @@ def press(bot, reply, label_part, user=ANN):
     ("/similar star wars", "More like Star Wars"),
     ("/why fargo", "You haven't liked anything yet"),
     ("/stats", "only for the bot's admins"),
+    ("/retrain", "Sorry, /retrain is only for the bot's admins"),
+    ("/rollback", "Sorry, /rollback is only for the bot's admins"),
     ("/frobnicate", "I don't know /frobnicate"),
     ("", "Send me a title"),
     ("star wars", "Star Wars (1977)"),

@@ -128,7 +128,7 @@ def test_make_run_with_a_token_starts_telegram_and_never_logs_the_token(tmp_path
     import sys
     from pathlib import Path
 
-    from tests.test_console import write_model
+    from tests.bot_model import write_model
 
     root = Path(__file__).resolve().parent.parent
     write_model(tmp_path / "models")

@@ -1,0 +1,84 @@
+"""Keeping the last N models, and rolling back only to a sound one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recommender.artifacts import (
+    ITEM_FACTORS,
+    current_dir,
+    point_current,
+    prune,
+    rollback,
+    versions,
+)
+from recommender.errors import ModelError
+from tests.bot_model import write_model
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def publish(models: Path, count: int) -> list[str]:
+    return [write_model(models, trained_at=f"2026-11-2{i}T03:00:00+00:00").name
+            for i in range(count)]
+
+
+def corrupt(folder: Path) -> None:
+    factors = np.load(folder / ITEM_FACTORS)
+    factors[0, 0] = np.nan
+    np.save(folder / ITEM_FACTORS, factors)
+
+
+def test_versions_are_oldest_first_and_ignore_staging(tmp_path):
+    names = publish(tmp_path, 3)
+    (tmp_path / ".tmp-half-written").mkdir()
+    assert versions(tmp_path) == sorted(names) == names
+
+
+def test_rollback_steps_back_one_sound_model_at_a_time(tmp_path):
+    a, b, c = publish(tmp_path, 3)
+    corrupt(tmp_path / b)
+    assert rollback(tmp_path) == (c, a)  # b is broken: skipped
+    assert current_dir(tmp_path).name == a
+    with pytest.raises(ModelError, match="no sound model older than"):
+        rollback(tmp_path)
+    assert current_dir(tmp_path).name == a
+
+
+def test_prune_keeps_the_newest_and_always_the_current(tmp_path):
+    names = publish(tmp_path, 5)
+    point_current(tmp_path, names[0])  # rolled far back
+    removed = prune(tmp_path, keep=2)
+    assert removed == names[1:3]
+    assert versions(tmp_path) == [names[0], *names[3:]]
+    assert current_dir(tmp_path).name == names[0]
+
+
+def run_jobs(models: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MODELS_DIR": str(models),
+           "DATA_DIR": str(models.parent / "data")}
+    return subprocess.run([sys.executable, "-m", "jobs", *args], capture_output=True,
+                          text=True, env=env, timeout=60)
+
+
+def test_cli_rollback_and_status(tmp_path):
+    models = tmp_path / "models"
+    a, b = publish(models, 2)
+    done = run_jobs(models, "rollback")
+    assert done.returncode == 0, done.stderr
+    assert f"now points to {a} (was {b})" in done.stdout
+    again = run_jobs(models, "rollback")
+    assert again.returncode == 2
+    assert again.stderr.startswith("error: There is no sound model older than") and \
+        "Traceback" not in again.stderr
+    status = run_jobs(models, "status")
+    assert status.returncode == 0
+    assert "Retraining: cron '0 3 * * *' (UTC)" in status.stdout
+    assert "Last run: none yet" in status.stdout
+    assert f"Models kept: 2 of up to 5; current {a}" in status.stdout

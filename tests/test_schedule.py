@@ -1,0 +1,86 @@
+"""The retraining schedule, computed from a given `now`: nothing here waits for a cron."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from jobs.schedule import describe, missed_run, next_runs, trigger
+from recommender.errors import RecommenderError
+from recommender.settings import Settings
+
+BASE = Settings.from_env({})
+
+
+def at(*args: int, zone: str = "UTC") -> datetime:
+    return datetime(*args, tzinfo=ZoneInfo(zone) if zone != "UTC" else UTC)
+
+
+def test_default_is_nightly_at_three_utc():
+    runs = next_runs(trigger(BASE), at(2026, 11, 24, 23, 50), 3)
+    assert [r.isoformat() for r in runs] == ["2026-11-25T03:00:00+00:00",
+                                             "2026-11-26T03:00:00+00:00",
+                                             "2026-11-27T03:00:00+00:00"]
+
+
+def test_timezone_and_daylight_saving_are_respected():
+    berlin = replace(BASE, retrain_cron="30 2 * * *", retrain_timezone="Europe/Berlin")
+    # 2027-03-28: clocks jump from 02:00 to 03:00 in Berlin, so 02:30 does not exist.
+    runs = next_runs(trigger(berlin), at(2027, 3, 26, 12, 0), 3)
+    assert [r.astimezone(UTC).strftime("%m-%d %H:%M") for r in runs] == [
+        "03-27 01:30", "03-28 01:30", "03-29 00:30"]
+
+
+def test_weekly_schedule():
+    weekly = replace(BASE, retrain_cron="15 4 * * sun")
+    runs = next_runs(trigger(weekly), at(2026, 11, 24, 0, 0), 2)  # a Tuesday
+    assert [r.strftime("%a %d %H:%M") for r in runs] == ["Sun 29 04:15", "Sun 06 04:15"]
+
+
+@pytest.mark.parametrize(("last", "now", "expected"), [
+    (at(2026, 11, 23, 2, 0), at(2026, 11, 24, 9, 0), at(2026, 11, 23, 3, 0)),  # off at 3:00
+    (at(2026, 11, 24, 3, 0), at(2026, 11, 24, 9, 0), None),  # ran on time
+    (at(2026, 11, 24, 3, 0, 40), at(2026, 11, 25, 2, 59), None),  # not due yet
+    (at(2026, 11, 20, 1, 0), at(2026, 11, 24, 9, 0), at(2026, 11, 20, 3, 0)),  # days: once
+    (None, at(2026, 11, 24, 9, 0), None),  # fresh install: nothing was missed
+])
+def test_missed_runs(last, now, expected):
+    assert missed_run(trigger(BASE), last, now) == expected
+
+
+def test_off_disables_the_schedule():
+    off = replace(BASE, retrain_cron="off")
+    assert trigger(off) is None
+    assert "off" in describe(off)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("retrain_cron", "every night", "crontab"),
+    ("retrain_cron", "0 25 * * *", "crontab"),
+    ("retrain_timezone", "Mars/Olympus", "timezone"),
+])
+def test_bad_schedule_says_what_is_wrong(field, value, message):
+    with pytest.raises(RecommenderError, match=message):
+        trigger(replace(BASE, **{field: value}))
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"RETRAIN_MISSED": "maybe"}, "RETRAIN_MISSED must be one of run, skip"),
+    ({"KEEP_MODELS": "1"}, "KEEP_MODELS must be at least 2"),
+    ({"RETRAIN_TIMEOUT": "soon"}, "RETRAIN_TIMEOUT must be a whole number"),
+    ({"RETRAIN_MAX_DROP": "-0.1"}, "RETRAIN_MAX_DROP must be zero or more"),
+])
+def test_bad_settings_are_refused(env, message):
+    with pytest.raises(RecommenderError, match=message):
+        Settings.from_env(env)
+
+
+def test_settings_travel_to_the_child_without_secrets():
+    settings = Settings.from_env({"TELEGRAM_TOKEN": "123:secret", "RETRAIN_CRON": "0 4 * * *",
+                                  "RETRAIN_MAX_DROP": "0.05", "KEEP_MODELS": "7"})
+    env = settings.to_env()
+    assert "123:secret" not in str(env)
+    assert replace(Settings.from_env(env), telegram_token="123:secret") == settings
