@@ -1,0 +1,182 @@
+"""Retraining end to end on real MovieLens 100K: the admin's /retrain, the schedule's
+child process, the quality gate, and what happens when a training is killed.
+
+Every training here is the real `python -m jobs worker` child with its own Spark.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.app import load_model, start_jobs
+from bot.core import SORRY, Conversation, UserRef
+from jobs.lock import TrainingLock
+from jobs.runner import run_retrain
+from recommender.artifacts import current_dir, versions
+from recommender.train import train
+from storage import Storage
+
+pytestmark = pytest.mark.spark
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN = UserRef("telegram", "42", "Root")
+WATCHER = UserRef("telegram", "7", "Ann")
+WHITE_BALLOON = 18  # 10 ratings in ML-100K: nobody's pick for a Star Wars fan
+
+
+@pytest.fixture(scope="module")
+def first_model(spark, ml100k, tmp_path_factory) -> Path:
+    """The model a running bot serves before any retraining (trained once per module)."""
+    models = tmp_path_factory.mktemp("first") / "models"
+    train(spark, replace(ml100k, models_dir=models, db_path=models / "none.sqlite3"),
+          say=lambda *_: None)
+    return models
+
+
+@pytest.fixture
+def live(ml100k, first_model, tmp_path):
+    """Settings of a bot with its own models folder (a copy of the first model)."""
+    models = tmp_path / "models"
+    shutil.copytree(first_model, models, symlinks=True)
+    return replace(ml100k, models_dir=models, db_path=tmp_path / "bot.sqlite3",
+                   data_dir=ml100k.data_dir, spark_master="local[2]",
+                   spark_driver_memory="2g", admin_ids=("42",), retrain_cron="off")
+
+
+@pytest.fixture
+def bot(live):
+    storage = Storage(live.db_path)
+    conversation = Conversation(load_model(live.models_dir), storage,
+                                admin_ids=live.admin_ids)
+    told: list[tuple[str, str]] = []
+    conversation.add_outbox("telegram", lambda uid, text: told.append((uid, text)))
+    service = start_jobs(conversation, live)
+    yield conversation, service, told
+    service.wait(timeout=600)
+    service.stop()
+    storage.close()
+
+
+def rank_of(conversation: Conversation, item: int, likes: list[int]) -> int:
+    ids = [r.item_id for r in conversation.rec.recommend(likes, n=2000)]
+    return ids.index(item)
+
+
+def running_in_group(pgid: int) -> list[int]:
+    """Processes of a process group that are still alive (zombies count as gone)."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+def keep_asking(conversation: Conversation, stop: threading.Event, answers: list[str]) -> None:
+    """A user who keeps sending /recommend while the model retrains."""
+    while not stop.is_set():
+        answers.append(conversation.handle_text(WATCHER, "/recommend 5")[0].text)
+
+
+def test_admin_retrain_learns_what_bot_users_like_without_a_silent_moment(bot, live):
+    conversation, service, told = bot
+    first = conversation.rec.version
+    for n in range(40):  # a film club: Star Wars fans who all love The White Balloon
+        fan = UserRef("telegram", str(5000 + n), f"fan{n}")
+        assert "Liked Star Wars" in conversation.handle_text(fan, "/like star wars")[0].text
+        assert "Liked The White Balloon" in conversation.handle_text(
+            fan, "/like the white balloon")[0].text
+    before = rank_of(conversation, WHITE_BALLOON, [50])
+    conversation.handle_text(WATCHER, "/like star wars")
+
+    stop, answers = threading.Event(), []
+    asking = threading.Thread(target=keep_asking, args=(conversation, stop, answers))
+    asking.start()
+    try:
+        ack = conversation.handle_text(ADMIN, "/retrain")[0].text
+        assert ack.startswith("Retraining started")
+        again = conversation.handle_text(ADMIN, "/retrain")[0].text
+        assert "already running" in again
+        outcome = service.wait(timeout=600)
+    finally:
+        stop.set()
+        asking.join()
+
+    assert outcome.status == "published", outcome
+    assert conversation.rec.version == outcome.version != first  # swapped, no restart
+    assert len(answers) > 10 and all(a != SORRY and "1. " in a for a in answers)
+    messages = [text for uid, text in told if uid == "42"]
+    assert any(m.startswith("⏳ Checking quality on a held-out split") for m in messages)
+    assert messages[-1].startswith(f"✅ New model {outcome.version} is live. Held-out nDCG@10 ")
+    assert "includes 81 ratings from the bot's users" in messages[-1]
+
+    meta = json.loads((live.models_dir / outcome.version / "model.json").read_text())
+    assert meta["counts"]["bot_ratings"] == 81 and meta["counts"]["bot_users"] == 41
+    gate = meta["metrics"]["recommenders"]["spark-als-foldin"]["ndcg@10"]
+    assert gate == pytest.approx(outcome.new_score) and gate > 0.4
+    after = rank_of(conversation, WHITE_BALLOON, [50])
+    assert after < before / 2, (before, after)  # the bot's users taught it: #1227 -> #418
+    assert "1. Return of the Jedi" in conversation.handle_text(WATCHER, "/recommend 3")[0].text
+    stats = conversation.handle_text(ADMIN, "/stats")[0].text
+    assert f"(admin), published: {outcome.version}" in stats
+
+
+def test_killing_the_training_never_breaks_serving(bot, live):
+    conversation, service, told = bot
+    first = conversation.rec.version
+    gating = threading.Event()
+    conversation.add_outbox("telegram", lambda uid, text: (
+        told.append((uid, text)), "Checking quality" in text and gating.set()))
+    conversation.handle_text(ADMIN, "/retrain")
+    assert gating.wait(timeout=300)  # the child is in the middle of Spark work
+    holder = TrainingLock(live.models_dir).holder()
+    os.kill(holder["pid"], signal.SIGKILL)
+    outcome = service.wait(timeout=120)
+
+    assert outcome.status == "killed" and "SIGKILL" in outcome.message
+    assert told[-1] == ("42", f"❌ Retraining killed: the training process was killed "
+                              f"(SIGKILL). Still serving {first}.")
+    assert not TrainingLock(live.models_dir).is_held()
+    assert running_in_group(holder["pid"]) == []  # its JVM went with it
+    assert conversation.rec.version == first == current_dir(live.models_dir).name
+    assert "1. " in conversation.handle_text(WATCHER, "/recommend")[0].text
+    assert versions(live.models_dir) == [first]
+
+
+def test_a_training_that_runs_too_long_is_stopped(live):
+    first = current_dir(live.models_dir).name
+    outcome = run_retrain(replace(live, retrain_timeout=2), trigger="test")
+    assert outcome.status == "timeout"
+    assert "longer than RETRAIN_TIMEOUT=2 s" in outcome.summary()
+    assert not TrainingLock(live.models_dir).is_held()
+    assert current_dir(live.models_dir).name == first
+
+
+def test_the_quality_gate_keeps_a_better_current_model(live):
+    current = current_dir(live.models_dir)
+    meta = json.loads((current / "model.json").read_text())
+    meta["metrics"] = {"recommenders": {"spark-als-foldin": {"ndcg@10": 0.99}}}
+    (current / "model.json").write_text(json.dumps(meta))
+    env = {**os.environ, **live.to_env(), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "jobs", "retrain"], capture_output=True,
+                          text=True, env=env, timeout=600)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "⚠️ The new model was rejected: held-out nDCG@10 0.4" in done.stdout
+    assert f"more than 0.02 below the current model's 0.9900. Still serving {current.name}" \
+        in done.stdout
+    assert versions(live.models_dir) == [current.name]
+    state = json.loads((live.models_dir / ".retrain-state.json").read_text())
+    assert state["last"]["status"] == "rejected" and state["running"] is None
