@@ -112,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
 
         conversation.admin_ids.add(USER.platform_user_id)  # whoever sits at the terminal
         run(conversation)
+        if service.training_here():
+            # Piped input ended during a /retrain: let it finish and report, not orphan it.
+            print("Waiting for the retraining to finish (Ctrl-C leaves it running) ...")
+            service.wait()
         return 0
     finally:
         service.stop()

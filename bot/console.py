@@ -37,7 +37,7 @@ def run(conversation: Conversation, stdin: TextIO = sys.stdin, stdout: TextIO = 
 
     def tell(_user_id: str, text: str) -> None:  # retraining progress, from another thread
         with lock:
-            stdout.write(f"\n{text}\n")
+            stdout.write(f"\n{text}\n" if interactive else f"{text}\n")  # past the prompt
             stdout.flush()
 
     conversation.add_outbox(user.platform, tell)

@@ -67,7 +67,7 @@ def _status(settings: Settings) -> int:
     return 0
 
 
-def status_lines(settings: Settings, now=None) -> list[str]:
+def status_lines(settings: Settings, now=None, running_here: bool = False) -> list[str]:
     """Schedule, next runs, last and running training, models kept (also for /stats)."""
     from jobs.lock import TrainingLock
     from jobs.runner import read_state, utc_now
@@ -90,8 +90,10 @@ def status_lines(settings: Settings, now=None) -> list[str]:
     else:
         lines.append("Last run: none yet")
     holder = TrainingLock(settings.models_dir).holder()
-    if holder is not None:
-        lines.append(f"Running now: since {holder.get('started')} (process {holder.get('pid')})")
+    running = state.get("running") or {}
+    if holder is not None or running_here:
+        since = (holder or {}).get("started") or running.get("started") or "a moment ago"
+        lines.append(f"Running now: since {since}")
     found = current_dir(settings.models_dir)
     kept = versions(settings.models_dir)
     lines.append(f"Models kept: {len(kept)} of up to {settings.keep_models}; current "

@@ -62,7 +62,8 @@ class Outcome:
             old = (f" (was {self.old_score:.4f} for {self.previous})"
                    if self.old_score is not None else "")
             bot = self.details.get("bot_ratings")
-            extra = f"; includes {bot:,} ratings from the bot's users" if bot else ""
+            extra = (f"; includes {bot:,} rating{'s' if bot != 1 else ''} from the bot's users"
+                     if bot else "")
             return (f"✅ New model {self.version} is live. Held-out nDCG@10 "
                     f"{self.new_score:.4f}{old}{extra}.")
         if self.status == "rejected":

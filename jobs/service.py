@@ -108,10 +108,13 @@ class RetrainService:
         return ("Retraining started on MovieLens plus everything rated here. I'll report "
                 "progress; the current model keeps serving meanwhile.")
 
+    def training_here(self) -> bool:
+        """Whether this process started a training that has not ended yet."""
+        return self._thread is not None and self._thread.is_alive()
+
     def running(self) -> bool:
         """Whether a training runs, here or in another process (cron, the CLI)."""
-        mine = self._thread is not None and self._thread.is_alive()
-        return mine or TrainingLock(self.settings.models_dir).is_held()
+        return self.training_here() or TrainingLock(self.settings.models_dir).is_held()
 
     def wait(self, timeout: float | None = None) -> Outcome | None:
         """Block until this process's training ends (scripts and tests use it)."""
@@ -128,7 +131,7 @@ class RetrainService:
     def status(self) -> list[str]:
         from jobs.cli import status_lines
 
-        return status_lines(self.settings, self.clock())
+        return status_lines(self.settings, self.clock(), running_here=self.training_here())
 
     # ----- internals -----------------------------------------------------------------
 

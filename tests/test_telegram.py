@@ -148,3 +148,29 @@ def test_make_run_with_a_token_starts_telegram_and_never_logs_the_token(tmp_path
             out, err = proc.communicate(timeout=60)
     assert fake.token not in out + err
     assert "FAKE" not in out + err
+
+
+def test_admin_commands_and_unprompted_messages(conversation, settings):
+    """/retrain for admins only, and the core's pushes (retraining results) reach Telegram."""
+    from dataclasses import replace
+
+    from jobs.lock import TrainingLock
+    from jobs.service import RetrainService
+
+    settings = replace(settings, retrain_cron="off", admin_ids=("1001",))
+    conversation.jobs = RetrainService(settings, tell=conversation.tell)
+    with FakeTelegram() as fake, TrainingLock(settings.models_dir).acquire("cron"):
+        async def scenario():
+            fake.send_text("/retrain", user_id=2002)
+            [refused] = await asyncio.to_thread(fake.wait_for, "sendMessage", 1)
+            assert refused["params"]["text"] == "Sorry, /retrain is only for the bot's admins."
+            fake.send_text("/retrain", user_id=1001)
+            calls = await asyncio.to_thread(fake.wait_for, "sendMessage", 2)
+            assert "already running" in calls[-1]["params"]["text"]
+            # A result arrives from the training thread, not from a request.
+            await asyncio.to_thread(conversation.tell, None, "✅ New model <v2> is live.")
+            calls = await asyncio.to_thread(fake.wait_for, "sendMessage", 3)
+            assert calls[-1]["params"]["chat_id"] == 1001
+            assert calls[-1]["params"]["text"] == "✅ New model &lt;v2&gt; is live."
+
+        run(fake, conversation, scenario)
