@@ -82,3 +82,28 @@ def test_cli_rollback_and_status(tmp_path):
     assert "Retraining: cron '0 3 * * *' (UTC)" in status.stdout
     assert "Last run: none yet" in status.stdout
     assert f"Models kept: 2 of up to 5; current {a}" in status.stdout
+
+
+def test_the_airflow_example_calls_a_real_command():
+    """The example DAG (Airflow is not installed here) runs `python -m jobs retrain`."""
+    import ast
+
+    from jobs.cli import EXIT, build_parser
+
+    source = (ROOT / "jobs" / "airflow_dag.py").read_text()
+    ast.parse(source)
+    assert '.venv/bin/python -m jobs retrain"' in source
+    assert build_parser().parse_args(["retrain"]).command == "retrain"
+    assert "skip_on_exit_code=[1, 3]" in source
+    assert (EXIT["rejected"], EXIT["busy"]) == (1, 3)
+
+
+def test_cli_retrain_while_another_runs_exits_3(tmp_path):
+    from jobs.lock import TrainingLock
+
+    models = tmp_path / "models"
+    publish(models, 1)
+    with TrainingLock(models).acquire("cron"):
+        done = run_jobs(models, "retrain")
+    assert done.returncode == 3
+    assert "A training is already running" in done.stdout
