@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
+_OWN_CHECKPOINTS: set[str] = set()  # checkpoint folders start_spark chose (and may delete)
 
 
 def start_spark(settings: Settings, app_name: str = "recommender",
@@ -61,6 +63,11 @@ def start_spark(settings: Settings, app_name: str = "recommender",
             "master URL is reachable."
         ) from None
     spark.sparkContext.setLogLevel("ERROR")
+    if not spark.sparkContext.getCheckpointDir():
+        # Without one, ALS never cuts its lineage and dies of StackOverflowError past ~20
+        # iterations (measured: --max-iter 30 on ML-100K). DATA_DIR is shared on a cluster.
+        spark.sparkContext.setCheckpointDir(str((settings.data_dir / "checkpoints").resolve()))
+        _OWN_CHECKPOINTS.add(spark.sparkContext.getCheckpointDir())
     return spark
 
 
@@ -96,6 +103,11 @@ def jvm_gone(exc: BaseException | None) -> bool:
 
 
 def stop_spark(spark: SparkSession) -> None:
-    """Stop Spark without hiding the error that brought us here if the JVM is gone."""
+    """Stop Spark (and delete this session's checkpoints) without hiding the error that
+    brought us here if the JVM is gone."""
     with contextlib.suppress(ConnectionError, EOFError, OSError):
+        checkpoints = spark.sparkContext.getCheckpointDir()
         spark.stop()
+        # Only the folder we chose; one set in spark-defaults.conf belongs to its owner.
+        if checkpoints in _OWN_CHECKPOINTS and checkpoints.startswith("file:"):
+            shutil.rmtree(checkpoints.removeprefix("file:"), ignore_errors=True)

@@ -20,14 +20,16 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def spark():
+def spark(tmp_path_factory):
     """A local Spark session shared by every Spark test (cold start is ~5 s)."""
-    from recommender.spark import start_spark
+    from recommender.spark import start_spark, stop_spark
 
     session = start_spark(replace(Settings.from_env({}), spark_master="local[2]",
-                                  spark_driver_memory="2g"), app_name="tests")
+                                  spark_driver_memory="2g",
+                                  data_dir=tmp_path_factory.mktemp("spark-data")),
+                          app_name="tests")
     yield session
-    session.stop()
+    stop_spark(session)
 
 
 @pytest.fixture(scope="session")

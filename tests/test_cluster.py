@@ -213,12 +213,12 @@ def cluster_run(standalone_cluster, ml100k, bot_db, tmp_path_factory) -> Cluster
 
     before = set(standalone_cluster.finished_apps())
     out = _run_cli(["train", "--master", standalone_cluster.url],
-                            {**env, "SPARK_CONF_DIR": str(conf)}, root)
+                   {**env, "SPARK_CONF_DIR": str(conf)}, root)
     assert "published" in out
     train_app = _new_app(standalone_cluster, before)
     # Plain defaults this time (no spark-defaults.conf): the evaluation's own ALS fit.
     out = _run_cli(["evaluate", "--protocol", "recommenders", "--master",
-                       standalone_cluster.url], env, root)
+                    standalone_cluster.url], env, root)
     evaluate_app = _new_app(standalone_cluster, before | {train_app["id"]})
     return ClusterRun(model=(root / "models" / "current").resolve(),
                       evaluation=[json.loads(line) for line in out.splitlines()],

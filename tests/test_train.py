@@ -9,7 +9,7 @@ import pytest
 from recommender.artifacts import current_dir, point_current, write_artifact
 from recommender.errors import DatasetNotFound, ModelError
 from recommender.ingest import ingest
-from recommender.train import TrainParams, train
+from recommender.train import TrainParams, fit_arrays, train
 from tests import datafiles
 
 pytestmark = pytest.mark.spark
@@ -102,3 +102,12 @@ def test_bot_ratings_join_training_in_their_own_user_range(spark, settings, tmp_
     meta = json.loads((folder / "model.json").read_text())
     assert meta["counts"]["bot_ratings"] == 31 and meta["counts"]["bot_users"] == 31
     assert 7 in np.load(folder / "item_ids.npy").tolist()
+
+
+def test_many_iterations_do_not_overflow_the_stack(spark):
+    """ALS past ~20 iterations needs a checkpoint directory (start_spark sets one)."""
+    assert spark.sparkContext.getCheckpointDir()
+    rng = np.random.default_rng(3)
+    users, items = rng.integers(0, 60, 600), rng.integers(0, 80, 600)
+    fit = fit_arrays(spark, users, items, np.full(600, 4.0), TrainParams(rank=4, max_iter=60))
+    assert np.isfinite(fit.item_factors).all()
