@@ -68,6 +68,11 @@ class RetrainService:
                 log.info("the retraining due at %s was missed; skipped (RETRAIN_MISSED=skip)",
                          missed)
 
+    def next_run(self) -> datetime | None:
+        """When the running scheduler will fire the nightly training next."""
+        job = self._scheduler.get_job("retrain") if self._scheduler is not None else None
+        return job.next_run_time if job is not None else None
+
     def stop(self) -> None:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
@@ -136,7 +141,7 @@ class RetrainService:
     # ----- internals -----------------------------------------------------------------
 
     def _nightly(self) -> None:
-        self.retrain(None, trigger="schedule")
+        log.info("scheduled retraining: %s", self.retrain(None, trigger="schedule"))
 
     def _run(self, requested_by: object | None, trigger: str) -> None:
         if requested_by is not None:

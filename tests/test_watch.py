@@ -156,3 +156,23 @@ def test_tell_reaches_every_admin_on_every_platform(setup):
     assert done.is_set()  # a failing platform does not stop the others
     bot.tell(ANN, "just you")
     assert told[-1] == ("7", "just you")
+
+
+def test_the_nightly_job_is_scheduled_where_the_schedule_says(setup):
+    from datetime import UTC, datetime
+
+    from jobs.schedule import next_runs, trigger
+
+    settings, bot, _first, _told = setup
+    nightly = replace(settings, retrain_cron="30 4 * * *", retrain_timezone="Asia/Tokyo")
+    service = RetrainService(nightly, tell=bot.tell)
+    service.start()
+    try:
+        expected = next_runs(trigger(nightly), datetime.now(UTC), 1)[0]
+        assert service.next_run() == expected
+        assert (expected.hour, expected.minute, str(expected.tzinfo)) == (4, 30, "Asia/Tokyo")
+        assert f"Next runs: {expected.strftime('%Y-%m-%d %H:%M')} JST" in \
+            "\n".join(service.status())
+    finally:
+        service.stop()
+    assert RetrainService(settings, tell=bot.tell).next_run() is None  # not started
