@@ -1,4 +1,4 @@
-"""``python -m bot``: Telegram when ``TELEGRAM_TOKEN`` is set, else the console chat."""
+"""``python -m bot``: Telegram and/or Discord when their tokens are set, else the console chat."""
 
 from bot.app import main
 

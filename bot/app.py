@@ -1,5 +1,6 @@
 """Wiring in one place: settings, model, database, title index, the retraining
-service and the model watcher, then a chat adapter.
+service and the model watcher, then the chats: Telegram and/or Discord when their
+tokens are set (both at once if both are), else the console.
 
 ``python -m bot --health`` is the container health check: it succeeds while a
 running bot keeps beating its heartbeat file.
@@ -8,7 +9,9 @@ running bot keeps beating its heartbeat file.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -101,12 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        if settings.telegram_token:
-            from bot.telegram import run_telegram
-
-            run_telegram(conversation, settings.telegram_token,
-                         settings.telegram_api_base_url)
-            return 0
+        if settings.telegram_token or settings.discord_token:
+            return asyncio.run(serve_chats(conversation, settings))
         logging.getLogger().setLevel(logging.WARNING)  # the console is the chat itself
         from bot.console import USER, run
 
@@ -119,3 +118,45 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         service.stop()
+
+
+async def serve_chats(conversation: Conversation, settings: Settings) -> int:
+    """Telegram and/or Discord, whichever has a token, in one event loop until a signal."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    platforms = []
+    if settings.telegram_token:
+        from bot.telegram import serve_telegram
+
+        platforms.append(serve_telegram(conversation, settings.telegram_token,
+                                        settings.telegram_api_base_url, stop))
+    if settings.discord_token:
+        from bot.discord import serve_discord
+
+        platforms.append(serve_discord(conversation, settings.discord_token, stop))
+    tasks = [asyncio.create_task(p) for p in platforms]
+    # One platform failing for good (a revoked token) stops the others cleanly.
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        if task.exception() is not None:
+            exc = task.exception()
+            log.error("a chat platform stopped: %s", type(exc).__name__)
+            print(f"error: {platform_error(exc)}", file=sys.stderr)
+            return 2
+    return 0
+
+
+def platform_error(exc: BaseException) -> str:
+    """One line a user can act on, never containing the token."""
+    name = type(exc).__name__
+    if name in ("InvalidToken", "LoginFailure"):
+        which = "Telegram" if name == "InvalidToken" else "Discord"
+        var = "TELEGRAM_TOKEN" if name == "InvalidToken" else "DISCORD_TOKEN"
+        return f"{which} refused the bot token; check {var}."
+    if name == "PrivilegedIntentsRequired":
+        return "Discord needs an intent this bot did not enable in the developer portal."
+    return f"the chat connection failed ({name}); see the log above."

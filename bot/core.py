@@ -35,12 +35,22 @@ class Button:
     data: str
 
 
+@dataclass(frozen=True)
+class Card:
+    """One title of a list, for adapters that show lists as cards (Discord embeds)."""
+
+    heading: str  # "1. Fargo (1996) · Crime, Thriller"
+    detail: str  # "because you liked Star Wars"
+    item_id: int
+
+
 @dataclass
 class Reply:
     text: str
     buttons: list[list[Button]] = field(default_factory=list)
     edit: bool = False  # replace the message whose button was pressed (paging)
     notice: str | None = None  # a short toast for a button press
+    cards: list[Card] = field(default_factory=list)  # the same list as `text`, structured
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class UserRef:
     platform: str
     platform_user_id: str
     name: str | None = None
+    room: str | None = None  # the group chat or server channel, None in a private chat
 
 
 HELP = """Here is what I understand:
@@ -63,6 +74,7 @@ HELP = """Here is what I understand:
 /why <title>: why I would suggest it, e.g. /why Fargo
 /watchlist: your list; /watch <title> adds, /unwatch <title> removes
 /forget: delete everything I know about you
+/movienight [join|leave]: in a group, one pick for everyone who joined
 You can also just type a title to look it up."""
 
 SORRY = "Sorry, something went wrong on my side and nothing was changed. Please try again."
@@ -81,7 +93,18 @@ COMMANDS = {
     "similar": "more like a title", "why": "why a title is suggested",
     "watchlist": "your watchlist", "watch": "add to watchlist",
     "unwatch": "remove from watchlist", "forget": "delete my data",
+    "movienight": "a pick for everyone in this group",
 }
+# Replies only the asker should see where a platform can hide them (Discord's ephemeral).
+PERSONAL_COMMANDS = frozenset({"start", "help", "likes", "watchlist", "forget", "why",
+                               "stats", "retrain", "rollback"})
+GROUP_PICKS = 5
+
+
+def _and(names: Sequence[str]) -> str:
+    """"Ann", "Ann and Bob", "Ann, Bob and Cy"."""
+    names = list(names)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def describe(title: str, year: int | None, kind: str) -> str:
@@ -351,6 +374,27 @@ class Conversation:
         except RecommenderError as exc:
             return [Reply(f"Could not roll back: {exc}")]
 
+    def cmd_movienight(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+        if user.room is None:
+            return [Reply("Movie night is for group chats and server channels: everyone who "
+                          "wants in sends /movienight join there, then /movienight picks a "
+                          "title for all of you.")]
+        action = args.strip().lower()
+        name = user.name or "Someone"
+        if action == "join":
+            fresh = self.db.join_group(user.room, uid)
+            members = self._member_names(self.db.group_members(user.room))
+            head = f"🍿 {name} is in for movie night." if fresh else f"{name}, you're already in."
+            return [Reply(f"{head} In so far: {', '.join(members)}. When everyone has joined, "
+                          "send /movienight.")]
+        if action == "leave":
+            left = self.db.leave_group(user.room, uid)
+            return [Reply(f"{name} left movie night." if left else
+                          f"{name}, you weren't in movie night.")]
+        if action not in ("", "pick"):
+            return [Reply("Try /movienight join, /movienight leave, or /movienight to pick.")]
+        return [self._movie_night(user.room)]
+
     # ----- buttons -------------------------------------------------------------------
 
     def btn_like(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
@@ -410,6 +454,39 @@ class Conversation:
         return [Reply("Nothing was deleted.", edit=True, notice="Kept")]
 
     # ----- helpers -------------------------------------------------------------------
+
+    def _member_names(self, members: list[int]) -> list[str]:
+        names = self.db.names(members)
+        return [names.get(m) or f"member {i}" for i, m in enumerate(members, 1)]
+
+    def _movie_night(self, room: str) -> Reply:
+        members = self.db.group_members(room)
+        names = self._member_names(members)
+        if len(members) < 2:
+            who = f"Only {names[0]} has joined" if names else "Nobody has joined yet"
+            return Reply(f"{who}. Movie night needs at least two: send /movienight join.")
+        tastes, exclude = [], set()
+        for member in members:
+            tastes.append(self.db.preferences(member))
+            # Seen, rated or not wanted by anyone is out; a watchlist title is fair game.
+            wanted = {w.item_id for w in self.db.watchlist(member, 0, 10_000)}
+            exclude |= self.db.excluded(member) - wanted
+        picks = self.rec.recommend_group(tastes, n=GROUP_PICKS, exclude=exclude)
+        if not picks:
+            return Reply("I couldn't find anything none of you has seen. Impressive.")
+        lines, cards = [f"🍿 Movie night for {_and(names)}:"], []
+        for i, pick in enumerate(picks, 1):
+            r = pick.item
+            heading = (f"{i}. {describe(r.title, r.year, r.kind)}"
+                       + (f" · {', '.join(r.genres[:3])}" if r.genres else ""))
+            detail = "for " + _and([names[k] for k in pick.for_whom])
+            lines += [heading, f"   {detail}"]
+            cards.append(Card(heading, detail, r.item_id))
+        lines.append("Nobody here has seen these. Tap ➕ to keep one on your watchlist.")
+        buttons = [[Button(f"{i} ➕", f"watch:{p.item.item_id}"),
+                    Button(f"{i} ✔ seen", f"seen:{p.item.item_id}")]
+                   for i, p in enumerate(picks, 1)]
+        return Reply("\n".join(lines), buttons, cards=cards)
 
     def _is_admin(self, user: UserRef) -> bool:
         return str(user.platform_user_id) in self.admin_ids
@@ -564,14 +641,16 @@ class Conversation:
             more = state["pos"] < len(state["results"])
         self.db.log_shown(uid, [r.item_id for r in page], "recommend")
         lines = [intro + "Picks for you:"] if start == 0 else ["More picks:"]
+        cards = []
         for i, r in enumerate(page, start + 1):
-            lines.append(f"{i}. {describe(r.title, r.year, r.kind)}"
-                         + (f" · {', '.join(r.genres[:3])}" if r.genres else ""))
-            lines.append(f"   {self._reason(r)}")
+            heading = (f"{i}. {describe(r.title, r.year, r.kind)}"
+                       + (f" · {', '.join(r.genres[:3])}" if r.genres else ""))
+            lines += [heading, f"   {self._reason(r)}"]
+            cards.append(Card(heading, self._reason(r), r.item_id))
         buttons = self._item_buttons(page, first=start + 1)
         if more:
             buttons.append([Button("More picks ▶", "more")])
-        return Reply("\n".join(lines), buttons)
+        return Reply("\n".join(lines), buttons, cards=cards)
 
     @staticmethod
     def _reason(r: Recommendation) -> str:

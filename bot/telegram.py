@@ -39,7 +39,9 @@ OFFICIAL_API = "https://api.telegram.org"
 
 def user_of(update: Update) -> UserRef:
     who = update.effective_user
-    return UserRef("telegram", str(who.id), who.first_name if who else None)
+    chat = update.effective_chat
+    room = f"telegram:{chat.id}" if chat is not None and chat.type != "private" else None
+    return UserRef("telegram", str(who.id), who.first_name if who else None, room)
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -175,8 +177,18 @@ def build_application(conversation: Conversation, token: str,
     return app
 
 
-def run_telegram(conversation: Conversation, token: str, api_base_url: str | None = None) -> None:
+async def serve_telegram(conversation: Conversation, token: str, api_base_url: str | None,
+                         stop: asyncio.Event) -> None:
+    """Poll Telegram until ``stop`` is set; shares the event loop with other platforms."""
+    app = build_application(conversation, token, api_base_url)
     log.info("starting the Telegram bot")
-    build_application(conversation, token, api_base_url).run_polling(
-        allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    async with app:
+        await app.post_init(app)  # run_polling would; this manual start does not
+        await app.start()
+        await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        try:
+            await stop.wait()
+        finally:
+            await app.updater.stop()
+            await app.stop()
 

@@ -71,6 +71,7 @@ class Settings:
     # Secrets: kept out of repr so they never reach a log line or a traceback.
     telegram_token: str | None = field(default=None, repr=False)
     telegram_api_base_url: str | None = None
+    discord_token: str | None = field(default=None, repr=False)
     admin_ids: tuple[str, ...] = ()
     # Retraining (jobs/): a crontab line ("off" disables it), read in retrain_timezone.
     retrain_cron: str = "0 3 * * *"
@@ -97,6 +98,7 @@ class Settings:
             jdk_dir=Path(env.get("JDK_DIR") or ".jdk"),
             telegram_token=(env.get("TELEGRAM_TOKEN") or "").strip() or None,
             telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or None,
+            discord_token=(env.get("DISCORD_TOKEN") or "").strip() or None,
             admin_ids=tuple(a for a in (env.get("ADMIN_IDS") or "").replace(",", " ").split()),
             retrain_cron=(env.get("RETRAIN_CRON") or "0 3 * * *").strip(),
             retrain_timezone=(env.get("RETRAIN_TIMEZONE") or "UTC").strip(),

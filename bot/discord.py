@@ -1,0 +1,312 @@
+"""Discord adapter (discord.py 2): slash commands, title autocomplete, buttons, embeds.
+
+Every core command is an application (slash) command with typed options
+(``/recommend count:5 kind:tv genre:Comedy``); title options autocomplete from our
+title index. Lists come as embeds, with 👍 👎 ➕ ✔ buttons whose ``custom_id`` is the
+core's button data: a :class:`discord.ui.DynamicItem` routes any press to the core,
+so buttons keep working after a restart. Personal replies (lists, /why, admin
+commands, button results) are ephemeral in servers. Discord's limits (2,000
+characters a message, 25 embed fields, 5 rows of 5 buttons, 25 autocomplete choices)
+are respected by cutting, never by failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+import discord
+from discord import app_commands
+
+from bot.core import (
+    ADMIN_COMMANDS,
+    COMMANDS,
+    PERSONAL_COMMANDS,
+    Button,
+    Conversation,
+    Reply,
+    UserRef,
+    describe,
+)
+
+log = logging.getLogger(__name__)
+
+MESSAGE_LIMIT = 2000
+EMBED_TITLE, EMBED_DESCRIPTION, EMBED_FIELDS = 256, 4096, 25
+FIELD_NAME, FIELD_VALUE, EMBED_TOTAL = 256, 1024, 6000
+BUTTON_LABEL, ROW_WIDTH, ROWS = 80, 5, 5
+CHOICES, CHOICE_TEXT = 25, 100
+PREFIX = "core:"
+
+
+def user_of(interaction: discord.Interaction) -> UserRef:
+    """Discord users are their own namespace ("discord") in storage; a server channel is a room."""
+    who = interaction.user
+    room = (f"discord:{interaction.guild_id}:{interaction.channel_id}"
+            if interaction.guild_id else None)
+    return UserRef("discord", str(who.id), who.display_name, room)
+
+
+def _safe(text: str) -> str:
+    """Text shown as-is: no markdown from titles, no @everyone pings."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
+def chunks(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Escaped text cut at line breaks (or hard) so each part fits one message."""
+    parts, current = [], ""
+    for line in _safe(text).split("\n"):
+        while len(line) > limit:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    parts.append(current)
+    return [p for p in parts if p.strip()] or ["…"]
+
+
+def embed_of(reply: Reply) -> discord.Embed:
+    """A list reply as an embed: the intro as title, one field per title, the rest below."""
+    lines = reply.text.split("\n")
+    first_card = next((i for i, x in enumerate(lines) if x == reply.cards[0].heading), 0)
+    last_card = max((i for i, x in enumerate(lines) if x == reply.cards[-1].heading),
+                    default=len(lines) - 1)
+    intro = [x for x in lines[:first_card] if x.strip()]
+    outro = [x for x in lines[last_card + 2:] if x.strip()]
+    title = intro[-1] if intro else "Picks"
+    description = "\n".join(intro[:-1] + outro)
+    embed = discord.Embed(title=_safe(title)[:EMBED_TITLE],
+                          description=_safe(description)[:EMBED_DESCRIPTION] or None,
+                          colour=discord.Colour.blurple())
+    used = len(embed.title or "") + len(embed.description or "")
+    for card in reply.cards[:EMBED_FIELDS]:
+        name, value = _safe(card.heading)[:FIELD_NAME], _safe(card.detail)[:FIELD_VALUE] or "…"
+        if used + len(name) + len(value) > EMBED_TOTAL:
+            break
+        embed.add_field(name=name, value=value, inline=False)
+        used += len(name) + len(value)
+    return embed
+
+
+class CoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"core:(?P<data>.+)"):
+    """A button carrying core data; any press, even on a message from before a restart,
+    goes to :meth:`DiscordBot.on_button`."""
+
+    def __init__(self, data: str, label: str = "…") -> None:
+        super().__init__(discord.ui.Button(label=label[:BUTTON_LABEL],
+                                           custom_id=f"{PREFIX}{data}"[:100],
+                                           style=discord.ButtonStyle.secondary))
+        self.data = data
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item,
+                             match: re.Match[str]) -> CoreButton:
+        return cls(match["data"], getattr(item, "label", None) or "…")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        client = interaction.client
+        if isinstance(client, DiscordBot):
+            await client.on_button(interaction, self.data)
+
+
+def view_of(buttons: list[list[Button]]) -> discord.ui.View | None:
+    """The core's button rows repacked into Discord's 5 rows of 5."""
+    flat = [b for row in buttons for b in row][:ROW_WIDTH * ROWS]
+    if not flat:
+        return None
+    view = discord.ui.View(timeout=None)
+    for i, button in enumerate(flat):
+        item = CoreButton(button.data, button.label)
+        item.row = i // ROW_WIDTH
+        view.add_item(item)
+    return view
+
+
+def messages_of(reply: Reply) -> list[dict]:
+    """Keyword arguments for one or more sends; the buttons go with the last."""
+    if reply.cards:
+        sends = [{"embed": embed_of(reply)}]
+    else:
+        sends = [{"content": part} for part in chunks(reply.text)]
+    view = view_of(reply.buttons)
+    if view is not None:
+        sends[-1]["view"] = view
+    return sends
+
+
+class DiscordBot(discord.Client):
+    """The bot: slash commands built from the core's command list, wiring in one place."""
+
+    def __init__(self, conversation: Conversation, *, sync_commands: bool = True) -> None:
+        super().__init__(intents=discord.Intents.default())
+        self.conversation = conversation
+        self.sync_commands = sync_commands
+        self.tree = app_commands.CommandTree(self)
+        self.tree.on_error = self.on_command_error
+        add_commands(self)
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(CoreButton)
+        loop = asyncio.get_running_loop()
+
+        def send(user_id: str, text: str) -> None:  # the core's unprompted messages
+            coro = self.direct_message(int(user_id), text)
+            asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=60)
+
+        self.conversation.add_outbox("discord", send)
+        if self.sync_commands:
+            await self.tree.sync()
+
+    async def direct_message(self, user_id: int, text: str) -> None:
+        user = await self.fetch_user(user_id)
+        for part in chunks(text):
+            await user.send(part)
+
+    # ----- what users do ---------------------------------------------------------------
+
+    async def on_command(self, interaction: discord.Interaction, name: str, args: str) -> None:
+        """A slash command, as the core's text command: ``/name args``."""
+        text = f"/{name} {args}".strip()
+        replies = await asyncio.to_thread(self.conversation.handle_text, user_of(interaction),
+                                          text)
+        private = name in PERSONAL_COMMANDS and interaction.guild_id is not None
+        await self._respond(interaction, replies, private)
+
+    async def on_button(self, interaction: discord.Interaction, data: str) -> None:
+        replies = await asyncio.to_thread(self.conversation.handle_button,
+                                          user_of(interaction), data)
+        first, rest = replies[0], replies[1:]
+        if first.edit:
+            [page] = messages_of(first)[-1:]  # a page replaces the message it was on
+            page.setdefault("content", None)
+            page.setdefault("embed", None)
+            page.setdefault("view", None)
+            await interaction.response.edit_message(**page)
+        else:
+            rest = replies
+        if rest:
+            await self._respond(interaction, rest, interaction.guild_id is not None)
+
+    async def title_choices(self, interaction: discord.Interaction,
+                            current: str) -> list[app_commands.Choice[str]]:
+        """Autocomplete for title options, from the same index the core matches with."""
+        if not current.strip():
+            return []
+        match = await asyncio.to_thread(self.conversation.titles.search, current[:200],
+                                        CHOICES)
+        choices = []
+        for c in match.candidates[:CHOICES]:
+            label = describe(c.title, c.year, c.kind)[:CHOICE_TEXT]
+            # The value is typed back into the core: title, year and kind pick this one.
+            value = f"{c.title} {c.year or ''} {'tv' if c.kind == 'tv' else ''}"
+            choices.append(app_commands.Choice(name=label, value=" ".join(value.split())
+                                               [:CHOICE_TEXT]))
+        return choices
+
+    async def genre_choices(self, interaction: discord.Interaction,
+                            current: str) -> list[app_commands.Choice[str]]:
+        names = self.conversation.rec.genre_names
+        wanted = current.strip().lower()
+        hits = [g for g in names if g.lower().startswith(wanted)] + \
+               [g for g in names if wanted in g.lower() and not g.lower().startswith(wanted)]
+        return [app_commands.Choice(name=g[:CHOICE_TEXT], value=g[:CHOICE_TEXT])
+                for g in hits[:CHOICES]]
+
+    async def on_command_error(self, interaction: discord.Interaction,
+                               error: app_commands.AppCommandError) -> None:
+        log.error("command failed: %s", type(error).__name__, exc_info=error)
+        if not interaction.response.is_done():
+            await interaction.response.send_message(
+                "Sorry, something went wrong on my side and nothing was changed. "
+                "Please try again.", ephemeral=True)
+
+    async def _respond(self, interaction: discord.Interaction, replies: list[Reply],
+                       private: bool) -> None:
+        sends = [kwargs for reply in replies for kwargs in messages_of(reply)]
+        for kwargs in sends:
+            if not interaction.response.is_done():
+                await interaction.response.send_message(ephemeral=private, **kwargs)
+            else:
+                await interaction.followup.send(ephemeral=private, **kwargs)
+
+
+def add_commands(bot: DiscordBot) -> None:
+    """Every core command as a slash command; options typed, titles autocompleted."""
+    tree = bot.tree
+
+    def plain(name: str, text: str) -> None:
+        async def command(interaction: discord.Interaction) -> None:
+            await bot.on_command(interaction, name, "")
+        tree.add_command(app_commands.Command(name=name, description=text[:100],
+                                              callback=command))
+
+    def titled(name: str, text: str) -> None:
+        @app_commands.describe(title="a movie or show, e.g. Dune 2021")
+        async def command(interaction: discord.Interaction,
+                          title: app_commands.Range[str, 1, 200]) -> None:
+            await bot.on_command(interaction, name, title)
+        cmd = app_commands.Command(name=name, description=text[:100], callback=command)
+        cmd.autocomplete("title")(bot.title_choices)
+        tree.add_command(cmd)
+
+    @app_commands.describe(title="a movie or show", stars="1 to 5, half stars allowed")
+    async def rate(interaction: discord.Interaction, title: app_commands.Range[str, 1, 200],
+                   stars: app_commands.Range[float, 0.5, 5.0]) -> None:
+        await bot.on_command(interaction, "rate", f"{title} {stars:g}")
+
+    @app_commands.describe(count="how many picks (1-10)", kind="movies or TV shows",
+                           genre="e.g. Comedy", years="e.g. 1990-1999 or 2010")
+    async def recommend(interaction: discord.Interaction,
+                        count: app_commands.Range[int, 1, 10] | None = None,
+                        kind: Literal["movie", "tv"] | None = None,
+                        genre: str | None = None, years: str | None = None) -> None:
+        args = " ".join(str(x) for x in (count, kind, genre, years) if x)
+        await bot.on_command(interaction, "recommend", args)
+
+    @app_commands.describe(action="join or leave movie night here, or pick (the default)")
+    async def movienight(interaction: discord.Interaction,
+                         action: Literal["pick", "join", "leave"] = "pick") -> None:
+        await bot.on_command(interaction, "movienight", "" if action == "pick" else action)
+
+    special: dict[str, Callable[..., Awaitable[None]]] = {
+        "rate": rate, "recommend": recommend, "movienight": movienight}
+    with_title = {"like", "dislike", "unlike", "watch", "unwatch", "similar", "why"}
+    for name, text in {**COMMANDS, **ADMIN_COMMANDS}.items():
+        if name in special:
+            cmd = app_commands.Command(name=name, description=text[:100],
+                                       callback=special[name])
+            if name == "rate":
+                cmd.autocomplete("title")(bot.title_choices)
+            if name == "recommend":
+                cmd.autocomplete("genre")(bot.genre_choices)
+            tree.add_command(cmd)
+        elif name in with_title:
+            titled(name, text)
+        else:
+            plain(name, text)
+
+
+async def serve_discord(conversation: Conversation, token: str, stop: asyncio.Event) -> None:
+    """Run the Discord bot until ``stop`` is set (or the connection fails for good)."""
+    bot = DiscordBot(conversation)
+    log.info("starting the Discord bot")
+    async with bot:
+        await bot.login(token)  # discord.LoginFailure for a bad token
+        running = asyncio.create_task(bot.connect())
+        stopping = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if running in done:
+            running.result()  # the gateway gave up: raise why
+        else:
+            running.cancel()
