@@ -17,6 +17,7 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import zip_longest
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,13 @@ PRIOR_RATINGS = 50
 PRIOR_IMDB_VOTES = 25_000
 # An item without factors can reach at most this share of the best collaborative score.
 CONTENT_WEIGHT = 0.9
+# Group recommendation (movie night), see Recommender.recommend_group: the weight of the
+# least happy member's score in the group score, and how close to the happiest member's
+# score another member's must be to be named in ``for_whom`` too.
+MISERY_WEIGHT = 0.25
+FOR_WHOM_MARGIN = 0.05
+# At most this many liked titles explain a group pick.
+GROUP_BECAUSE = 3
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,15 @@ class Recommendation:
     because: tuple[str, ...]
     source: str  # "collaborative", "content" or "popular"
     genres: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GroupPick:
+    """One pick for a group: the item with its group score, and whom it suits best."""
+
+    item: Recommendation  # score: the group score; because: liked titles behind it
+    for_whom: tuple[int, ...]  # indexes into ``members`` of those it suits best (1+)
+    member_scores: tuple[float, ...]  # each member's normalised score (0..1), member order
 
 
 class Recommender:
@@ -269,6 +286,139 @@ class Recommender:
                              else mode)
                 for r in chosen]
 
+    def recommend_group(self, members: Sequence[tuple[Sequence[int], Sequence[int]]],
+                        n: int = 5, exclude: Iterable[int] = (), kind: str | None = None,
+                        genres: Sequence[str] = ()) -> list[GroupPick]:
+        """Top ``n`` items for a group to watch together ("movie night").
+
+        ``members[i]`` is member i's (likes, dislikes). Nothing any member liked or
+        disliked comes back, nor anything in ``exclude`` (pass the union of the members'
+        seen, rated, not-interested and watchlist items). ``kind`` and ``genres`` filter
+        as in :meth:`recommend`. Raises ``ValueError`` for an empty group: there is nobody
+        to name in ``for_whom``, and the caller should ask people to join first.
+
+        Aggregation. Each member is scored as :meth:`recommend` would score them alone
+        (collaborative fold-in; items without factors, i.e. unrated TV shows, on content
+        at up to ``CONTENT_WEIGHT``; content only if they liked only such items), then
+        normalised by their own best score among the items nobody excluded and clipped to
+        [0, 1]: 1 is "their best pick here", 0 is "nothing for them" (negative ALS scores
+        mean "less than an unrelated film", not reliably "hates it", so they are not told
+        apart from 0). The best is taken before the ``kind`` and ``genres`` filters, so a
+        filter cannot make a film someone barely likes their 1.0 (and "for" them).
+        Normalising stops a member whose fold-in scores run high (many or very typical
+        likes) from outvoting the rest. The group score is the average with a
+        least-misery guard:
+
+            group = (1 - MISERY_WEIGHT) * mean(member scores) + MISERY_WEIGHT * min(...)
+
+        The average maximises total satisfaction and is among the best strategies in group
+        studies (Masthoff 2004; Baltrunas et al. 2010), but alone it picks a film that
+        leaves one member with nothing if the others like it enough; pure least misery
+        (the min) protects everyone but ignores how much the rest like it, ties easily and
+        gets bland as groups grow. Mixing in the min is a smooth form of Masthoff's
+        "average without misery", which her participants' own group choices resembled: a
+        film everyone can enjoy beats one that delights most and leaves one out, when it
+        is close. The weight is small because offline it costs accuracy: random groups of
+        ml-100k users, a fifth of each member's likes held out (the published model had
+        trained on them, so only the comparison counts), hits@10 per member were
+        1.37 / 1.29 / 1.17 (groups of 3) and 0.95 / 0.92 / 0.85 (groups of 5) at weight
+        0 / 0.25 / 0.5. The same check backs the normalisation: averaging raw scores
+        instead lifted those hits (1.53) by serving the members with most likes, and
+        cut the groups where every member got a hit from 27% to 23%.
+
+        Cold members, who liked nothing the model knows, have no taste to aggregate: they
+        are left out of the group score and of ``for_whom`` (their dislikes are still
+        excluded), and their ``member_scores`` entry is the popular score (damped mean
+        rating, relative to the best one) the bot would give them alone. With
+        every member cold, picks are the popular, well-rated items of :meth:`recommend`,
+        each ``for_whom`` everyone.
+
+        ``for_whom`` names the non-cold members whose score for the pick is within
+        ``FOR_WHOM_MARGIN`` of the highest; ``because`` interleaves their liked titles
+        behind it (at most ``GROUP_BECAUSE``); ``source`` is "collaborative" when one of
+        them is scored so, "content" for the rest and "popular" with everyone cold. One
+        matrix product scores every collaborative member at once: a group of 10 on 87,000
+        items at rank 64 takes about 5 ms on one core.
+        """
+        if not members:
+            raise ValueError("A group needs at least one member.")
+        prefs = [(self._known(likes), self._known(dislikes)) for likes, dislikes in members]
+        unseen = np.ones(len(self.ids), dtype=bool)  # nobody liked, disliked or excluded it
+        for likes, dislikes in prefs:
+            unseen[self.rows_of(likes)] = False
+            unseen[self.rows_of(dislikes)] = False
+        unseen[self.rows_of(exclude)] = False
+        allowed = self._allowed(kind, genres, None, None) & unseen
+        if n <= 0 or not allowed.any():
+            return []
+
+        like_rows = [self.rows_of(likes) for likes, _ in prefs]
+        systems = [self._likes_system(likes, dislikes) for likes, dislikes in prefs]
+        collaborative = [i for i, system in enumerate(systems) if np.any(system[0])]
+        content = [i for i in range(len(prefs))
+                   if i not in collaborative and len(like_rows[i])]
+        warm = sorted(collaborative + content)
+        cold = [i for i in range(len(prefs)) if i not in warm]
+
+        # One row per member, collaborative first, then content, then cold, so the warm
+        # rows are one slice: member i is row at[i].
+        order = collaborative + content + cold
+        at = {i: k for k, i in enumerate(order)}
+        member = np.empty((len(prefs), len(self.ids)))
+        if collaborative:
+            vectors = np.stack([systems[i][0] for i in collaborative]).astype(np.float32)
+            block = member[:len(collaborative)]
+            block[:] = vectors @ self.factors.T  # every collaborative member in one product
+            top = np.max(block, axis=1, where=unseen & self.has_factors, initial=0.0)
+            block /= np.where(top > 0, top, 1.0)[:, None]
+            np.clip(block, 0.0, 1.0, out=block)
+            unrated = np.flatnonzero(allowed & ~self.has_factors)
+            if len(unrated):
+                for k, i in enumerate(collaborative):
+                    block[k, unrated] = CONTENT_WEIGHT * self._content_scores(like_rows[i],
+                                                                              unrated)
+        for i in content:
+            member[at[i]] = _relative(self._content_scores(like_rows[i]), unseen)
+        if cold:
+            member[len(warm):] = _relative(self.quality / 5.0, unseen)
+
+        if warm:
+            scores = member[:len(warm)]
+            group = (1 - MISERY_WEIGHT) * scores.mean(axis=0) + MISERY_WEIGHT * scores.min(
+                axis=0)
+        else:
+            group = self.quality / 5.0  # as recommend() with no likes
+        chosen = self._top(group, allowed, n)
+
+        for_whom = {}
+        for r in chosen.tolist():
+            if warm:
+                best = member[:len(warm), r].max()
+                for_whom[r] = tuple(i for i in warm if member[at[i], r] >= best - FOR_WHOM_MARGIN)
+            else:
+                for_whom[r] = tuple(range(len(prefs)))
+        reasons: dict[int, dict[int, tuple[str, ...]]] = {}  # member -> row -> titles
+        for i in warm:
+            rows = np.array([r for r in chosen.tolist() if i in for_whom[r]], dtype=np.int64)
+            reasons[i] = self._because(rows, like_rows[i], systems[i])
+
+        picks = []
+        for r in chosen.tolist():
+            lists = [reasons[i].get(r, ()) for i in for_whom[r] if i in reasons]
+            titles = [t for rank in zip_longest(*lists) for t in rank if t is not None]
+            because = tuple(dict.fromkeys(titles))[:GROUP_BECAUSE]
+            if not warm:
+                source = "popular"
+            elif self.has_factors[r] and any(i in collaborative for i in for_whom[r]):
+                source = "collaborative"
+            else:
+                source = "content"
+            picks.append(GroupPick(
+                item=self._result(r, float(group[r]), because, source), for_whom=for_whom[r],
+                member_scores=tuple(round(float(member[at[i], r]), 6)
+                                    for i in range(len(prefs)))))
+        return picks
+
     def _top(self, score: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
         """Rows of the ``k`` best allowed scores, best first, ties by item id.
 
@@ -401,3 +551,9 @@ class Recommender:
             year=None if math.isnan(year) else int(year), kind=str(self.kinds[r]),
             score=round(score, 6), because=because, source=source,
             genres=self.genre_lists[r])
+
+
+def _relative(score: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """``score`` divided by its best value where ``where`` (unchanged if that is not > 0)."""
+    top = score[where].max(initial=0.0)
+    return score / top if top > 0 else score.astype(np.float64)

@@ -15,6 +15,7 @@ import os
 import sqlite3
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ DISLIKED_AT_MOST = 2.0
 SHOWN_ACTIONS = frozenset({"like", "dislike", "rate", "not_interested", "watch", "seen"})
 _MAX_INT = 2**63 - 1  # SQLite INTEGER
 _CHUNK = 1000
+MAX_ROOM_LENGTH = 200  # characters of a room key (see join_group)
 
 
 class StorageError(RecommenderError):
@@ -91,6 +93,18 @@ def _text(value: object, what: str) -> str:
     except UnicodeEncodeError:  # a lone surrogate cannot be stored as SQLite text
         raise StorageError(f"{what} is not valid text: {value!r}.") from None
     return value
+
+
+def _room(value: object) -> str:
+    """A chat room's key, stored verbatim: non-empty text of at most 200 characters and no
+    control characters (a key with those was built wrongly)."""
+    room = _text(value, "A room")
+    if len(room) > MAX_ROOM_LENGTH:
+        raise StorageError(f"A room must be at most {MAX_ROOM_LENGTH} characters, "
+                           f"got {len(room)}.")
+    if any(unicodedata.category(c) == "Cc" for c in room):  # NUL, newline, escapes...
+        raise StorageError(f"A room must not contain control characters, got {room!r}.")
+    return room
 
 
 class Storage:
@@ -335,6 +349,51 @@ class Storage:
                 "UNION SELECT item_id FROM seen WHERE user_id = :u "
                 "UNION SELECT item_id FROM watchlist WHERE user_id = :u", {"u": user_id})
             return {int(i) for (i,) in rows}
+
+    # Movie night: who in a chat room opted in to group recommendations
+
+    def join_group(self, room: str, user_id: int) -> bool:
+        """Add the user to the room's group; False if they were already in it.
+
+        ``room`` is an opaque key the caller builds, e.g. ``"discord:<guild>:<channel>"``
+        or ``"telegram:<chat id>"``: non-empty text of at most 200 characters, no control
+        characters.
+        """
+        room = _room(room)
+        user_id = _whole(user_id, "A user id", minimum=1)
+        with self._writing() as db:
+            self._require_user(db, user_id)
+            cursor = db.execute(
+                "INSERT INTO group_members (room, user_id, joined_ts) VALUES (?, ?, ?) "
+                "ON CONFLICT (room, user_id) DO NOTHING", [room, user_id, self._clock()])
+            return cursor.rowcount > 0
+
+    def leave_group(self, room: str, user_id: int) -> bool:
+        """Take the user out of the room's group; False if they were not in it."""
+        room = _room(room)
+        user_id = _whole(user_id, "A user id", minimum=1)
+        with self._writing() as db:
+            cursor = db.execute("DELETE FROM group_members WHERE room = ? AND user_id = ?",
+                                [room, user_id])
+            return cursor.rowcount > 0
+
+    def group_members(self, room: str) -> list[int]:
+        """The user ids in the room's group, in joining order (a rejoin counts as new)."""
+        room = _room(room)
+        with self._reading() as db:
+            rows = db.execute("SELECT user_id FROM group_members WHERE room = ? "
+                              "ORDER BY joined_ts, rowid", [room])
+            return [int(u) for (u,) in rows]
+
+    def names(self, user_ids: list[int]) -> dict[int, str | None]:
+        """The display name each user last had (None when the platform gave none)."""
+        ids = [_whole(u, "A user id", minimum=1) for u in user_ids]
+        if not ids:
+            return {}
+        with self._reading() as db:
+            rows = db.execute(f"SELECT id, name FROM users WHERE id IN "
+                              f"({', '.join('?' * len(ids))})", ids)  # only '?'s: no injection
+            return {int(u): name for u, name in rows}
 
     # What was shown
 

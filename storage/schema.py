@@ -84,7 +84,20 @@ CREATE TABLE shown (
 CREATE INDEX shown_by_user_item ON shown (user_id, item_id, id);
 """
 
-MIGRATIONS: list[Migration] = [V1]
+# Movie night: who opted in to group recommendations in a chat room. ``room`` is an opaque
+# key the chat adapter builds ("discord:<guild>:<channel>", "telegram:<chat id>"); rowid
+# order is joining order, and leaving deletes the row, so a rejoin goes to the end.
+V2 = """
+CREATE TABLE group_members (
+    room TEXT NOT NULL CHECK (room <> ''),
+    user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    joined_ts REAL NOT NULL,
+    PRIMARY KEY (room, user_id)
+);
+CREATE INDEX group_members_by_user ON group_members (user_id);
+"""
+
+MIGRATIONS: list[Migration] = [V1, V2]
 
 
 @contextmanager

@@ -245,3 +245,34 @@ def test_bad_input_always_gets_a_reply_and_never_loses_data(bot, db, command, te
     assert replies and all(isinstance(r.text, str) and r.text for r in replies)
     assert db.count_feedback(bob) == before
     assert db.integrity_ok()
+
+
+def test_movie_night_for_a_group(bot):
+    room = "telegram:-100500"
+    ann = UserRef("telegram", "11", "Ann", room)
+    bob = UserRef("telegram", "12", "Bob", room)
+    cy = UserRef("telegram", "13", "Cy", room)
+    assert "Movie night is for group chats" in say(bot, "/movienight join")[0].text
+    assert "Nobody has joined yet" in say(bot, "/movienight", user=ann)[0].text
+    say(bot, "/like star wars", user=ann)
+    say(bot, "/like godfather", user=bob)
+    bot.handle_button(bob, "pick:like:127")
+    assert say(bot, "/movienight join", user=ann)[0].text.startswith(
+        "🍿 Ann is in for movie night. In so far: Ann.")
+    assert "Only Ann has joined" in say(bot, "/movienight", user=ann)[0].text
+    assert "In so far: Ann, Bob." in say(bot, "/movienight join", user=bob)[0].text
+    assert "Bob, you're already in" in say(bot, "/movienight join", user=bob)[0].text
+    say(bot, "/watch the empire strikes back", user=ann)  # wanted, not seen: fair game
+    bot.handle_button(bob, "seen:100")  # Bob has seen Fargo
+
+    [reply] = say(bot, "/movienight", user=cy)  # anyone in the room may ask
+    text = reply.text
+    assert text.startswith("🍿 Movie night for Ann and Bob:")
+    assert "The Empire Strikes Back (1980)" in text and "for Ann" in text
+    assert "The Godfather: Part II (1974)" in text and "for Bob" in text
+    assert "Fargo" not in text and "1. Star Wars (" not in text
+    assert [c.item_id for c in reply.cards][:5] == [int(b.data.split(":")[1])
+                                                    for b, _seen in reply.buttons]
+    assert say(bot, "/movienight leave", user=bob)[0].text == "Bob left movie night."
+    assert "Only Ann has joined" in say(bot, "/movienight", user=ann)[0].text
+    assert "Try /movienight join" in say(bot, "/movienight tomorrow", user=ann)[0].text

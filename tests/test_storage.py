@@ -69,7 +69,7 @@ def test_opening_creates_folders_wal_and_schema(store: Storage, path: Path):
     assert store._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert store._db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
     assert set(tables(path)) == {"users", "ratings", "not_interested", "watchlist", "seen",
-                                 "shown_batches", "shown"}
+                                 "shown_batches", "shown", "group_members"}
     assert store.integrity_ok()
 
 
@@ -275,6 +275,7 @@ def test_forget_removes_every_row_of_one_user_only(store: Storage, path: Path):
         store.mark_seen(u, 6)
         store.log_shown(u, [7, 8], "recommend")
         store.record_feedback(u, 7, "like")
+        store.join_group("telegram:-100123", u)
 
     gone, kept = store.user("telegram", BIG, "Gone"), store.user("discord", BIG, "Kept")
     fill(gone)
@@ -484,4 +485,168 @@ def test_random_operations_keep_the_database_sound(ops):
             assert store.excluded(u) == set(m["ratings"]) | m["ni"] | m["watch"] | m["seen"]
             assert store.count_feedback(u) == len(m["ratings"])
             assert store.count_watchlist(u) == len(m["watch"])
+        assert store.integrity_ok()
+
+
+# Movie night: group membership per chat room
+
+ROOM = "discord:123456789012345678:876543210987654321"
+
+
+def test_join_leave_and_members_in_joining_order(store: Storage):
+    ann, bob, cat = (store.user("discord", n) for n in ("ann", "bob", "cat"))
+    assert store.group_members(ROOM) == []
+    assert store.join_group(ROOM, bob) is True
+    assert store.join_group(ROOM, ann) is True
+    assert store.join_group(ROOM, bob) is False  # already in: keeps their place
+    assert store.join_group(ROOM, cat) is True
+    assert store.group_members(ROOM) == [bob, ann, cat]
+    assert store.leave_group(ROOM, bob) is True
+    assert store.leave_group(ROOM, bob) is False
+    assert store.leave_group(ROOM, 424242) is False  # nobody by that id: nothing to leave
+    assert store.join_group(ROOM, bob) is True  # a rejoin goes to the end
+    assert store.group_members(ROOM) == [ann, cat, bob]
+    assert store.integrity_ok()
+
+
+def test_rooms_are_separate_and_stored_verbatim(store: Storage, path: Path):
+    ann, bob = store.user("telegram", 1), store.user("telegram", 2)
+    evil = "'; DROP TABLE group_members; --"
+    store.join_group("telegram:-100123", ann)
+    store.join_group("telegram:-100124", bob)
+    store.join_group(evil, ann)
+    store.join_group("x" * 200, bob)  # the longest room key
+    assert store.group_members("telegram:-100123") == [ann]
+    assert store.group_members("telegram:-100124") == [bob]
+    assert store.group_members(evil) == [ann]
+    assert store.group_members("x" * 200) == [bob]
+    assert store.group_members("TELEGRAM:-100123") == []  # keys are compared exactly
+    with raw(path) as conn:
+        assert conn.execute("SELECT room FROM group_members WHERE room LIKE '%DROP%'"
+                            ).fetchall() == [(evil,)]
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "x" * 201, "a\x00b", "line\nbreak", "\x1b[31m",
+                                 "\ud800", None, 123, b"telegram:1"])
+def test_bad_rooms_are_refused_and_change_nothing(store: Storage, path: Path, bad):
+    u = store.user("telegram", 1)
+    store.join_group(ROOM, u)
+    with pytest.raises(StorageError, match="room"):
+        store.join_group(bad, u)
+    with pytest.raises(StorageError, match="room"):
+        store.leave_group(bad, u)
+    with pytest.raises(StorageError, match="room"):
+        store.group_members(bad)
+    assert rows_about(path, u)["group_members"] == 1
+    assert store.group_members(ROOM) == [u]
+
+
+def test_joining_needs_a_known_user_and_a_good_id(store: Storage, path: Path):
+    u = store.user("telegram", 1)
+    for bad in (0, -1, 1.0, "1", None, True, 2**63):
+        with pytest.raises(StorageError):
+            store.join_group(ROOM, bad)
+        with pytest.raises(StorageError):
+            store.leave_group(ROOM, bad)
+    with pytest.raises(StorageError, match="no user"):
+        store.join_group(ROOM, u + 100)
+    assert store.group_members(ROOM) == []
+    assert store.integrity_ok()
+
+
+def test_forget_leaves_every_group(store: Storage, path: Path):
+    gone, kept = store.user("telegram", 1), store.user("discord", 2)
+    for room in ("telegram:-100123", ROOM):
+        store.join_group(room, gone)
+        store.join_group(room, kept)
+    store.forget(gone)
+    assert store.group_members("telegram:-100123") == [kept]
+    assert store.group_members(ROOM) == [kept]
+    assert rows_about(path, gone)["group_members"] == 0
+    assert store.integrity_ok()
+
+
+def test_a_version_1_database_migrates_to_2_keeping_its_data(path: Path):
+    path.parent.mkdir(parents=True)
+    db = Database(path)
+    try:
+        assert migrate(db, MIGRATIONS[:1]) == 1  # the first release's schema
+        db.execute("INSERT INTO users (id, platform, platform_user_id, name, created_ts) "
+                   "VALUES (7, 'telegram', '42', 'Ann', 1.0)")
+        db.execute("INSERT INTO ratings (user_id, item_id, rating, source, ts) "
+                   "VALUES (7, 50, 5.0, 'like', 2.0)")
+        db.conn.commit()
+        assert "group_members" not in db.table_names()
+    finally:
+        db.close()
+    with Storage(path, clock=Clock()) as store:
+        assert store.schema_version() == 2
+        assert store.user("telegram", 42) == 7
+        assert store.feedback(7) == [Feedback(50, 5.0, "like", 2.0)]
+        assert store.preferences(7) == ([50], [])
+        assert store.join_group(ROOM, 7) is True
+        assert store.group_members(ROOM) == [7]
+        assert store.integrity_ok()
+    with Storage(path) as store:  # reopening runs nothing twice
+        assert store.schema_version() == 2
+        assert store.group_members(ROOM) == [7]
+
+
+# Property: joining and leaving with any room text either works, agreeing with a plain-Python
+# model, or raises a StorageError and changes nothing; the file stays sound.
+
+def room_ok(room: object) -> bool:
+    if not isinstance(room, str) or not room.strip() or len(room) > 200:
+        return False
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in room):
+        return False
+    return not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in room)  # Cc
+
+
+ROOMS = st.one_of(
+    st.sampled_from(["telegram:-100123", ROOM, " padded ", "ß", "🎬 night"]),  # collide often
+    st.sampled_from(["", " ", "\t", "\x00", "a\x00b", "\ud800", "x" * 200, "x" * 201,
+                     "'; DROP TABLE group_members; --", None, 5]),
+    st.text(max_size=8),
+    st.text(min_size=190, max_size=260),
+    st.text(alphabet=st.characters(categories=["Cc", "Zs", "Cf"]), max_size=4),
+)
+GROUP_OPS = st.lists(st.tuples(st.sampled_from(["join", "leave", "forget"]),
+                               st.integers(0, 2), ROOMS), max_size=25)
+
+
+@settings(max_examples=80, deadline=None)
+@given(GROUP_OPS)
+def test_random_group_operations_keep_the_database_sound(ops):
+    with tempfile.TemporaryDirectory() as folder, \
+            Storage(Path(folder) / "bot.sqlite3", clock=Clock()) as store:
+        ids = {who: store.user("console", str(who)) for who in range(3)}
+        model: dict[str, list[int]] = {}
+        for op, who, room in ops:
+            u = ids[who]
+            if op == "forget":
+                store.forget(u)
+                for members in model.values():
+                    if u in members:
+                        members.remove(u)
+                ids[who] = store.user("console", str(who))
+                continue
+            if not room_ok(room):
+                with pytest.raises(StorageError):
+                    (store.join_group if op == "join" else store.leave_group)(room, u)
+                with pytest.raises(StorageError):
+                    store.group_members(room)
+                continue
+            members = model.setdefault(room, [])
+            if op == "join":
+                assert store.join_group(room, u) == (u not in members)
+                if u not in members:
+                    members.append(u)
+            else:
+                assert store.leave_group(room, u) == (u in members)
+                if u in members:
+                    members.remove(u)
+            assert store.group_members(room) == members
+        for room, members in model.items():
+            assert store.group_members(room) == members
         assert store.integrity_ok()
