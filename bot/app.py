@@ -14,6 +14,7 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 
 from bot.core import Conversation
@@ -130,24 +131,30 @@ async def serve_chats(conversation: Conversation, settings: Settings) -> int:
     if settings.telegram_token:
         from bot.telegram import serve_telegram
 
-        platforms.append(serve_telegram(conversation, settings.telegram_token,
-                                        settings.telegram_api_base_url, stop))
+        platforms.append(("Telegram", serve_telegram(conversation, settings.telegram_token,
+                                                     settings.telegram_api_base_url, stop)))
     if settings.discord_token:
         from bot.discord import serve_discord
 
-        platforms.append(serve_discord(conversation, settings.discord_token, stop))
-    tasks = [asyncio.create_task(p) for p in platforms]
-    # One platform failing for good (a revoked token) stops the others cleanly.
-    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    stop.set()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    for task in done:
-        if task.exception() is not None:
-            exc = task.exception()
-            log.error("a chat platform stopped: %s", type(exc).__name__)
-            print(f"error: {platform_error(exc)}", file=sys.stderr)
-            return 2
-    return 0
+        platforms.append(("Discord", serve_discord(conversation, settings.discord_token, stop)))
+    # A platform that fails for good (a refused token, no network at start) is reported,
+    # and the others keep answering: one outage must not silence the bot everywhere.
+    secrets = [t for t in (settings.telegram_token, settings.discord_token) if t]
+    results = await asyncio.gather(*(_reported(name, p, secrets) for name, p in platforms))
+    return 0 if all(results) else 2
+
+
+async def _reported(name: str, platform: Awaitable[None], secrets: list[str]) -> bool:
+    try:
+        await platform
+        return True
+    except Exception as exc:
+        why = platform_error(exc)
+        for secret in secrets:
+            why = why.replace(secret, "***")
+        log.error("%s stopped: %s", name, type(exc).__name__)
+        print(f"error: {name}: {why}", file=sys.stderr, flush=True)
+        return False
 
 
 def platform_error(exc: BaseException) -> str:
@@ -159,4 +166,5 @@ def platform_error(exc: BaseException) -> str:
         return f"{which} refused the bot token; check {var}."
     if name == "PrivilegedIntentsRequired":
         return "Discord needs an intent this bot did not enable in the developer portal."
-    return f"the chat connection failed ({name}); see the log above."
+    detail = (str(exc).strip().splitlines() or [""])[0][:200]
+    return f"the chat connection failed: {name}" + (f" ({detail})" if detail else "")

@@ -174,3 +174,22 @@ def test_admin_commands_and_unprompted_messages(conversation, settings):
             assert calls[-1]["params"]["text"] == "✅ New model &lt;v2&gt; is live."
 
         run(fake, conversation, scenario)
+
+
+def test_movie_night_in_a_telegram_group(conversation):
+    with FakeTelegram() as fake:
+        async def scenario():
+            group = {"chat_id": -900, "chat_type": "group"}
+            steps = [(2002, "/like star wars"), (3003, "/like@test_bot godfather part ii"),
+                     (2002, "/movienight join"), (3003, "/movienight join"),
+                     (2002, "/movienight")]
+            for n, (user, text) in enumerate(steps, 1):  # one at a time, as people type
+                fake.send_text(text, user_id=user, **group)
+                calls = await asyncio.to_thread(fake.wait_for, "sendMessage", n)
+            night = calls[-1]["params"]
+            assert night["chat_id"] == -900
+            assert night["text"].startswith("🍿 Movie night for ")
+            assert "The Empire Strikes Back" in night["text"]
+            assert "The Godfather (1972)" in night["text"]
+
+        run(fake, conversation, scenario)

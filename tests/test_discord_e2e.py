@@ -1,0 +1,248 @@
+"""The Discord adapter end to end: the real discord.py against a fake Discord API on
+127.0.0.1 (`tests/fake_discord.py`); only the websocket gateway is not exercised.
+
+Also the contract shared with Telegram: every core command is reachable on both, and a
+scripted conversation reads the same on both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+
+import pytest
+
+from bot.core import ADMIN_COMMANDS, COMMANDS, Conversation
+from bot.discord import DiscordBot
+from bot.telegram import build_application
+from storage import Storage
+from tests.bot_model import small_model
+from tests.fake_discord import EPHEMERAL, FakeDiscord, connect, dispatch
+from tests.fake_telegram import FakeTelegram, run_bot
+
+ANN, BOB, ADMIN = 1001, 1002, 4242
+NAMES = {ANN: "ann", BOB: "bob", ADMIN: "root"}  # Discord shows global names: "Ann"
+GUILD, CHANNEL = 777, 778
+
+
+@pytest.fixture
+def conversation(tmp_path):
+    storage = Storage(tmp_path / "bot.sqlite3")
+    yield Conversation(small_model(), storage, admin_ids=[str(ADMIN)])
+    storage.close()
+
+
+def run(conversation: Conversation, scenario) -> None:
+    with FakeDiscord() as fake:
+        fake.add_guild_channel(GUILD, CHANNEL)
+        bot = DiscordBot(conversation)
+
+        async def main() -> None:
+            async with connect(bot, fake):
+                await scenario(fake, bot)
+
+        asyncio.run(main())
+
+
+def lines_of(message: dict) -> list[str]:
+    """What a user reads in a Discord message (its text or its embed), markdown rendered:
+    a backslash-escaped character shows as itself."""
+    if message.get("content"):
+        lines = message["content"].split("\n")
+    else:
+        embed = message["embeds"][0]
+        lines = [embed["title"], *(embed.get("description") or "").split("\n")]
+        for f in embed.get("fields", []):
+            lines += [f["name"], f["value"]]
+    return [re.sub(r"\\(.)", r"\1", x.strip()) for x in lines if x.strip()]
+
+
+async def say(fake: FakeDiscord, bot: DiscordBot, name: str, options: dict | None = None,
+              user_id: int = ANN, guild: bool = False) -> dict:
+    payload = fake.slash(name, options, user_id=user_id, user_name=NAMES[user_id],
+                         guild_id=GUILD if guild else None, channel_id=CHANNEL if guild else None)
+    await dispatch(bot, payload)
+    return (await fake.response(payload))["data"]
+
+
+async def press(fake: FakeDiscord, bot: DiscordBot, message: dict, label: str,
+                user_id: int = ANN) -> dict:
+    custom_id = next(b["custom_id"] for row in message["components"]
+                     for b in row["components"] if label in b["label"])
+    payload = fake.press(custom_id, message, user_id=user_id, user_name=NAMES[user_id])
+    await dispatch(bot, payload)
+    return await fake.response(payload)
+
+
+def test_a_user_journey_in_direct_messages(conversation):
+    async def scenario(fake, bot):
+        synced = {c["name"]: c for c in fake.commands()}
+        assert set(synced) == set(COMMANDS) | set(ADMIN_COMMANDS)
+        ambiguous = await say(fake, bot, "like", {"title": "godfather"})
+        assert ambiguous["content"].startswith('Several titles match "godfather"')
+        liked = await press(fake, bot, fake.last_message(), "The Godfather (1972)")
+        assert liked["data"]["content"].startswith("❤ Liked The Godfather (1972)")
+        picks = await say(fake, bot, "recommend", {"count": 3, "kind": "movie"})
+        embed = picks["embeds"][0]
+        assert embed["title"] == "Picks for you:" and len(embed["fields"]) == 3
+        assert embed["fields"][0]["name"] == "1. The Godfather: Part II (1974) · Crime, Drama"
+        assert embed["fields"][0]["value"] == "because you liked The Godfather"
+        thumbs = await press(fake, bot, fake.last_message(), "1 👍")
+        assert "Liked The Godfather: Part II" in thumbs["data"]["content"]
+        await say(fake, bot, "watch", {"title": "alien 1979"})
+        await say(fake, bot, "watch", {"title": "fargo"})
+        listing = await say(fake, bot, "watchlist")
+        assert "Alien (1979)" in listing["content"] and "Fargo (1996)" in listing["content"]
+        removed = await press(fake, bot, fake.last_message(), "✖")
+        assert removed["type"] == 7  # the list is edited in place
+        why = await say(fake, bot, "why", {"title": "fargo"})
+        assert "because you liked" in why["content"]
+
+    run(conversation, scenario)
+
+
+def test_autocomplete_and_typed_options(conversation):
+    async def scenario(fake, bot):
+        typed = fake.autocomplete("like", {"title": "godfahter"}, "title", user_id=ANN)
+        await dispatch(bot, typed)
+        body = await fake.response(typed)
+        assert body["type"] == 8
+        assert [c["name"] for c in body["data"]["choices"]][:2] == [
+            "The Godfather (1972)", "The Godfather: Part II (1974)"]
+        chosen = body["data"]["choices"][1]["value"]
+        liked = await say(fake, bot, "like", {"title": chosen})
+        assert liked["content"].startswith("❤ Liked The Godfather: Part II (1974)")
+        genre = fake.autocomplete("recommend", {"genre": "sci"}, "genre", user_id=ANN)
+        await dispatch(bot, genre)
+        assert [c["value"] for c in (await fake.response(genre))["data"]["choices"]] == [
+            "Sci-Fi"]
+        rated = await say(fake, bot, "rate", {"title": "alien 1979", "stars": 4.5})
+        assert "Alien (1979)" in rated["content"] and "4.5" in rated["content"]
+        comedy = await say(fake, bot, "recommend", {"count": 2, "genre": "Comedy"})
+        fields = comedy["embeds"][0]["fields"]
+        assert len(fields) == 2 and all("Comedy" in f["name"] for f in fields)
+
+    run(conversation, scenario)
+
+
+def test_personal_replies_are_ephemeral_in_a_server_and_admins_get_dms(conversation):
+    async def scenario(fake, bot):
+        await say(fake, bot, "like", {"title": "star wars"}, guild=True)
+        public = await say(fake, bot, "recommend", {"count": 2}, guild=True)
+        assert not (public.get("flags") or 0) & EPHEMERAL
+        likes = await say(fake, bot, "likes", guild=True)
+        assert likes["flags"] & EPHEMERAL and "Star Wars" in likes["content"]
+        refused = await say(fake, bot, "retrain", guild=True)
+        assert refused["content"] == "Sorry, /retrain is only for the bot's admins."
+        assert refused["flags"] & EPHEMERAL
+        stats = await say(fake, bot, "stats", user_id=ADMIN, guild=True)
+        assert "Users: 2" in stats["content"] and stats["flags"] & EPHEMERAL
+        # A retraining result, pushed by the core from another thread: a DM to the admin.
+        await asyncio.to_thread(conversation.tell, None, "✅ New model *v2* is live.")
+        [dm] = fake.dm_messages(ADMIN)
+        assert dm["content"] == "✅ New model \\*v2\\* is live."
+
+    run(conversation, scenario)
+
+
+def test_movie_night_in_a_server_channel(conversation):
+    async def scenario(fake, bot):
+        await say(fake, bot, "like", {"title": "star wars"}, user_id=ANN, guild=True)
+        await say(fake, bot, "like", {"title": "the godfather 1972"}, user_id=BOB, guild=True)
+        joined = await say(fake, bot, "movienight", {"action": "join"}, user_id=ANN, guild=True)
+        assert joined["content"].startswith("🍿 Ann is in for movie night.")
+        await say(fake, bot, "movienight", {"action": "join"}, user_id=BOB, guild=True)
+        night = await say(fake, bot, "movienight", user_id=ANN, guild=True)
+        embed = night["embeds"][0]
+        assert embed["title"] == "🍿 Movie night for Ann and Bob:"
+        values = {f["value"] for f in embed["fields"]}
+        assert {"for Ann", "for Bob"} <= values
+        assert "Nobody here has seen these" in embed["description"]
+        watch = await press(fake, bot, fake.last_message(), "1 ➕", user_id=BOB)
+        assert watch["data"]["flags"] & EPHEMERAL
+        private = await say(fake, bot, "movienight", {"action": "join"}, user_id=ANN)
+        assert "Movie night is for group chats" in private["content"]
+
+    run(conversation, scenario)
+
+
+SCRIPT = [("start", {}, "start"), ("like", {"title": "star wars"}, "like star wars"),
+          ("dislike", {"title": "titanic"}, "dislike titanic"),
+          ("rate", {"title": "fargo", "stars": 4.0}, "rate fargo 4"),
+          ("likes", {}, "likes"), ("recommend", {"count": 3}, "recommend 3"),
+          ("more", {}, "more"), ("similar", {"title": "alien 1979"}, "similar alien 1979"),
+          ("why", {"title": "aliens"}, "why aliens"), ("watch", {"title": "dune 2021"},
+                                                        "watch dune 2021"),
+          ("watchlist", {}, "watchlist"), ("unwatch", {"title": "dune 2021"}, "unwatch dune 2021"),
+          ("unlike", {"title": "star wars"}, "unlike star wars"), ("help", {}, "help"),
+          ("movienight", {}, "movienight"), ("stats", {}, "stats"),
+          ("retrain", {}, "retrain"), ("rollback", {}, "rollback"), ("forget", {}, "forget")]
+
+
+def test_the_same_conversation_reads_the_same_on_telegram_and_discord(tmp_path):
+    """The contract both adapters share: every core command, the same replies."""
+    assert {s[0] for s in SCRIPT} == set(COMMANDS) | set(ADMIN_COMMANDS)
+    on_discord: list[list[str]] = []
+    on_telegram: list[list[str]] = []
+
+    storage = Storage(tmp_path / "discord.sqlite3")
+    discord_side = Conversation(small_model(), storage, clock=lambda: 0.0)
+
+    async def discord_scenario(fake, bot):
+        for name, options, _text in SCRIPT:
+            data = await say(fake, bot, name, options or None)
+            on_discord.append(lines_of(data))
+
+    run(discord_side, discord_scenario)
+    storage.close()
+
+    storage = Storage(tmp_path / "telegram.sqlite3")
+    telegram_side = Conversation(small_model(), storage, clock=lambda: 0.0)
+    with FakeTelegram() as fake:
+        async def telegram_scenario():
+            for i, (_name, _options, text) in enumerate(SCRIPT, 1):
+                fake.send_text(f"/{text}")
+                calls = await asyncio.to_thread(fake.wait_for, "sendMessage", i)
+                raw = html.unescape(calls[-1]["params"]["text"])
+                on_telegram.append([x.strip() for x in raw.split("\n") if x.strip()])
+
+        run_bot(build_application(telegram_side, fake.token,
+                                  fake.base_url.removesuffix("/bot")), telegram_scenario)
+    storage.close()
+    for name_step, discord_lines, telegram_lines in zip(SCRIPT, on_discord, on_telegram,
+                                                        strict=True):
+        assert sorted(discord_lines) == sorted(telegram_lines), name_step[0]
+
+
+def test_make_run_with_both_tokens_keeps_telegram_up_when_discord_fails(tmp_path):
+    """`python -m bot` with both tokens runs both; Discord is unreachable from this machine,
+    so it reports one line (no token) and Telegram keeps answering."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.bot_model import write_model
+
+    root = Path(__file__).resolve().parent.parent
+    write_model(tmp_path / "models")
+    discord_token = "MTAx.Gxyz.secret-discord-token"
+    with FakeTelegram() as fake:
+        env = {**os.environ, "PYTHONPATH": str(root), "MODELS_DIR": str(tmp_path / "models"),
+               "DATA_DIR": str(tmp_path / "data"), "TELEGRAM_TOKEN": fake.token,
+               "TELEGRAM_API_BASE_URL": fake.base_url.removesuffix("/bot"),
+               "DISCORD_TOKEN": discord_token, "RETRAIN_CRON": "off"}
+        proc = subprocess.Popen([sys.executable, "-m", "bot"], env=env, cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            fake.send_text("/like star wars")
+            [call] = fake.wait_for("sendMessage", 1, timeout=60)
+            assert "Liked Star Wars (1977)" in call["params"]["text"]
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "error: Discord: " in err
+    assert discord_token not in out + err and fake.token not in out + err
