@@ -1,7 +1,9 @@
-"""Latency of ``Recommender.recommend`` for a user with 20 likes, in-process, one core.
+"""Latency of ``Recommender.recommend`` for a user with 20 likes, in-process, one core,
+and of ``recommend_group`` for a movie night of 10 members with 20 likes each.
 
 Two catalogues: the published ``ml-100k`` model (``models/current``) and a synthetic
-one at ML-32M scale (87,000 items, rank 64). Prints one JSON object per catalogue.
+one at ML-32M scale (87,000 items, rank 64). Prints one JSON object per catalogue and
+case.
 Usage: ``python -m bench.serve [--requests 2000]``.
 """
 
@@ -66,6 +68,26 @@ def measure(rec: Recommender, requests: int, likes: int = 20, seed: int = 1) -> 
     }
 
 
+def measure_group(rec: Recommender, requests: int, members: int = 10, likes: int = 20,
+                  seed: int = 2) -> dict:
+    rng = np.random.default_rng(seed)
+    with_factors = rec.ids[rec.has_factors]
+    groups = [[(rng.choice(with_factors, size=likes, replace=False).tolist(), [])
+               for _ in range(members)] for _ in range(requests)]
+    for group in groups[:20]:  # warm-up
+        rec.recommend_group(group, n=5)
+    timings = []
+    for group in groups:
+        started = time.perf_counter_ns()
+        rec.recommend_group(group, n=5)
+        timings.append(time.perf_counter_ns() - started)
+    ms = np.array(timings) / 1e6
+    return {"benchmark": "recommend_group", "model": rec.version, "items": len(rec.ids),
+            "rank": int(rec.factors.shape[1]), "members": members, "likes": likes, "n": 5,
+            "requests": requests, "p50_ms": round(float(np.percentile(ms, 50)), 3),
+            "p99_ms": round(float(np.percentile(ms, 99)), 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=2000)
@@ -74,6 +96,8 @@ def main() -> None:
                "numpy": np.__version__, "processor": platform.machine()}
     for rec in (Recommender.load(), synthetic()):
         print(json.dumps({**measure(rec, args.requests), "machine": machine}), flush=True)
+        print(json.dumps({**measure_group(rec, args.requests // 4), "machine": machine}),
+              flush=True)
 
 
 if __name__ == "__main__":
