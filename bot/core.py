@@ -101,6 +101,30 @@ PERSONAL_COMMANDS = frozenset({"start", "help", "likes", "watchlist", "forget", 
 GROUP_PICKS = 5
 
 
+def split_message(text: str, limit: int, unsafe: str = "") -> list[str]:
+    """``text`` (already escaped for the platform) cut at line breaks so each part fits
+    ``limit`` characters. A line longer than that is cut hard, but never just after a
+    character of ``unsafe`` (an escape's start) within its last 8 characters."""
+    parts, current = [], ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            cut = max((line.rfind(c, limit - 8, limit) for c in unsafe), default=-1)
+            cut = cut if cut > 0 else limit
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:cut])
+            line = line[cut:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    parts.append(current)
+    return [p for p in parts if p.strip()] or ["…"]
+
+
 def _and(names: Sequence[str]) -> str:
     """"Ann", "Ann and Bob", "Ann, Bob and Cy"."""
     names = list(names)

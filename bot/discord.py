@@ -30,6 +30,7 @@ from bot.core import (
     Reply,
     UserRef,
     describe,
+    split_message,
 )
 
 log = logging.getLogger(__name__)
@@ -56,23 +57,8 @@ def _safe(text: str) -> str:
 
 
 def chunks(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Escaped text cut at line breaks (or hard) so each part fits one message."""
-    parts, current = [], ""
-    for line in _safe(text).split("\n"):
-        while len(line) > limit:
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            parts.append(current)
-            current = line
-        else:
-            current = candidate
-    parts.append(current)
-    return [p for p in parts if p.strip()] or ["…"]
+    """Escaped text in parts that each fit one message (no escape cut in two)."""
+    return split_message(_safe(text), limit, unsafe="\\")
 
 
 def embed_of(reply: Reply) -> discord.Embed:

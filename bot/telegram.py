@@ -30,7 +30,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.core import ADMIN_COMMANDS, COMMANDS, Conversation, Reply, UserRef
+from bot.core import ADMIN_COMMANDS, COMMANDS, Conversation, Reply, UserRef, split_message
 
 log = logging.getLogger(__name__)
 LIMIT = 4096
@@ -52,26 +52,8 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
 
 
 def chunks(text: str, limit: int = LIMIT) -> list[str]:
-    """Escaped text cut at line breaks (or hard) so each part fits one message."""
-    escaped = html.escape(text, quote=False)
-    parts, current = [], ""
-    for line in escaped.split("\n"):
-        while len(line) > limit:  # one enormous line: cut it, avoiding a split entity
-            cut = line.rfind("&", limit - 8, limit)
-            cut = cut if cut > 0 else limit
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(line[:cut])
-            line = line[cut:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            parts.append(current)
-            current = line
-        else:
-            current = candidate
-    parts.append(current)
-    return [p for p in parts if p.strip()] or ["…"]
+    """HTML-escaped text in parts that each fit one message (no entity cut in two)."""
+    return split_message(html.escape(text, quote=False), limit, unsafe="&")
 
 
 async def send(message: Message, reply: Reply) -> None:

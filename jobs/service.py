@@ -21,6 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from jobs.lock import TrainingLock
 from jobs.runner import Outcome, read_state, run_retrain, utc_now
 from jobs.schedule import missed_run, trigger
+from jobs.status import status_lines
 from recommender import artifacts
 from recommender.settings import Settings
 
@@ -134,8 +135,6 @@ class RetrainService:
         return f"Rolled back: now serving {new} (was {old})."
 
     def status(self) -> list[str]:
-        from jobs.cli import status_lines
-
         return status_lines(self.settings, self.clock(), running_here=self.training_here())
 
     # ----- internals -----------------------------------------------------------------
