@@ -52,8 +52,9 @@ class RetrainService:
         """Start the schedule; run a missed nightly training once if RETRAIN_MISSED=run."""
         scheduler = BackgroundScheduler(timezone=self.settings.retrain_timezone)
         if self.cron is not None:
-            # coalesce + no grace: runs missed while the process lives are decided below,
-            # not replayed by APScheduler.
+            # A late thread still fires (up to 10 minutes), a backlog fires once. Runs missed
+            # while the process was down are for `missed()` below: APScheduler's in-memory
+            # job store has forgotten them.
             scheduler.add_job(self._nightly, self.cron, id="retrain", coalesce=True,
                               max_instances=1, misfire_grace_time=600)
         scheduler.add_job(self._watch, IntervalTrigger(seconds=WATCH_SECONDS), id="watch",
