@@ -60,3 +60,41 @@ def write_model(models_dir: Path, **meta: object) -> Path:
                           mean_rating=np.full(len(ids), 4.0), items=items,
                           meta={"params": {"rank": 3, "reg_param": 0.1, "alpha": 1.0,
                                            "scheme": "binary"}, **meta})
+
+
+def bot_env(folder: Path, **extra: str) -> dict[str, str]:
+    """Environment for `python -m bot` over the small model published in ``folder``; no
+    token from the outer environment leaks in."""
+    import os
+
+    write_model(folder / "models")
+    env = {k: v for k, v in os.environ.items() if k not in ("TELEGRAM_TOKEN", "DISCORD_TOKEN")}
+    env.update({"PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+                "MODELS_DIR": str(folder / "models"), "DATA_DIR": str(folder / "data"),
+                "RETRAIN_CRON": "off", **extra})
+    return env
+
+
+class BotProcess:
+    """`python -m bot` as `make run` starts it; stopped with Ctrl-C on exit, output kept."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        import subprocess
+        import sys
+
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot"], env=env, cwd=cwd,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.out = self.err = ""
+
+    def __enter__(self) -> BotProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        self.proc.send_signal(signal.SIGINT)
+        self.out, self.err = self.proc.communicate(timeout=60)
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode

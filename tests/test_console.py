@@ -13,18 +13,14 @@ import pytest
 from bot.console import run
 from bot.core import Conversation
 from storage import Storage
-from tests.bot_model import small_model, write_model
+from tests.bot_model import bot_env, small_model
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def env(tmp_path):
-    write_model(tmp_path / "models")
-    environment = {k: v for k, v in os.environ.items() if k != "TELEGRAM_TOKEN"}
-    environment.update({"PYTHONPATH": str(ROOT), "MODELS_DIR": str(tmp_path / "models"),
-                        "DATA_DIR": str(tmp_path / "data")})
-    return environment
+    return bot_env(tmp_path)
 
 
 def chat(env, lines: str, cwd: Path) -> str:

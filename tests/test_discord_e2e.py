@@ -218,31 +218,16 @@ def test_the_same_conversation_reads_the_same_on_telegram_and_discord(tmp_path):
 def test_make_run_with_both_tokens_keeps_telegram_up_when_discord_fails(tmp_path):
     """`python -m bot` with both tokens runs both; Discord is unreachable from this machine,
     so it reports one line (no token) and Telegram keeps answering."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    from pathlib import Path
+    from tests.bot_model import BotProcess, bot_env
 
-    from tests.bot_model import write_model
-
-    root = Path(__file__).resolve().parent.parent
-    write_model(tmp_path / "models")
     discord_token = "MTAx.Gxyz.secret-discord-token"
     with FakeTelegram() as fake:
-        env = {**os.environ, "PYTHONPATH": str(root), "MODELS_DIR": str(tmp_path / "models"),
-               "DATA_DIR": str(tmp_path / "data"), "TELEGRAM_TOKEN": fake.token,
-               "TELEGRAM_API_BASE_URL": fake.base_url.removesuffix("/bot"),
-               "DISCORD_TOKEN": discord_token, "RETRAIN_CRON": "off"}
-        proc = subprocess.Popen([sys.executable, "-m", "bot"], env=env, cwd=tmp_path,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
+        env = bot_env(tmp_path, TELEGRAM_TOKEN=fake.token, DISCORD_TOKEN=discord_token,
+                      TELEGRAM_API_BASE_URL=fake.base_url.removesuffix("/bot"))
+        with BotProcess(env, tmp_path) as bot:
             fake.send_text("/like star wars")
             [call] = fake.wait_for("sendMessage", 1, timeout=60)
             assert "Liked Star Wars (1977)" in call["params"]["text"]
-        finally:
-            proc.send_signal(signal.SIGINT)
-            out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 2
-    assert "error: Discord: " in err
-    assert discord_token not in out + err and fake.token not in out + err
+    assert bot.returncode == 2
+    assert "error: Discord: " in bot.err
+    assert discord_token not in bot.out + bot.err and fake.token not in bot.out + bot.err

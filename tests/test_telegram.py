@@ -122,32 +122,18 @@ def test_long_replies_are_split_under_the_limit():
 
 def test_make_run_with_a_token_starts_telegram_and_never_logs_the_token(tmp_path):
     """`python -m bot` as `make run` starts it, pointed at the fake server by environment."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    from pathlib import Path
+    from tests.bot_model import BotProcess, bot_env
 
-    from tests.bot_model import write_model
-
-    root = Path(__file__).resolve().parent.parent
-    write_model(tmp_path / "models")
     with FakeTelegram() as fake:
-        env = {**os.environ, "PYTHONPATH": str(root), "MODELS_DIR": str(tmp_path / "models"),
-               "DATA_DIR": str(tmp_path / "data"), "TELEGRAM_TOKEN": fake.token,
-               "TELEGRAM_API_BASE_URL": fake.base_url.removesuffix("/bot")}
-        proc = subprocess.Popen([sys.executable, "-m", "bot"], env=env, cwd=tmp_path,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
+        env = bot_env(tmp_path, TELEGRAM_TOKEN=fake.token,
+                      TELEGRAM_API_BASE_URL=fake.base_url.removesuffix("/bot"))
+        with BotProcess(env, tmp_path) as bot:
             fake.send_text("/like star wars")
             [call] = fake.wait_for("sendMessage", 1, timeout=60)
             assert "Liked Star Wars (1977)" in call["params"]["text"]
             assert fake.calls("setMyCommands")
-        finally:
-            proc.send_signal(signal.SIGINT)
-            out, err = proc.communicate(timeout=60)
-    assert fake.token not in out + err
-    assert "FAKE" not in out + err
+    assert fake.token not in bot.out + bot.err
+    assert "FAKE" not in bot.out + bot.err
 
 
 def test_admin_commands_and_unprompted_messages(conversation, settings):
