@@ -40,31 +40,35 @@ def synthetic(n_items: int = 87_000, rank: int = 64, seed: int = 0) -> Recommend
                                "scheme": "binary"}, version="synthetic-87k")
 
 
+def timed_ms(call, inputs: list, warm_up: int) -> np.ndarray:
+    """Milliseconds of ``call(x)`` for each input, after ``warm_up`` untimed calls."""
+    for x in inputs[:warm_up]:
+        call(x)
+    timings = []
+    for x in inputs:
+        started = time.perf_counter_ns()
+        call(x)
+        timings.append(time.perf_counter_ns() - started)
+    return np.array(timings) / 1e6
+
+
+def percentiles(ms: np.ndarray) -> dict:
+    return {"p50_ms": round(float(np.percentile(ms, 50)), 3),
+            "p99_ms": round(float(np.percentile(ms, 99)), 3)}
+
+
 def measure(rec: Recommender, requests: int, likes: int = 20, seed: int = 1) -> dict:
     rng = np.random.default_rng(seed)
     with_factors = rec.ids[rec.has_factors]
     users = [rng.choice(with_factors, size=likes, replace=False).tolist()
              for _ in range(requests)]
-    for user in users[:50]:  # warm-up
-        rec.recommend(user, n=10)
-    timings = []
-    for user in users:
-        started = time.perf_counter_ns()
-        rec.recommend(user, n=10)
-        timings.append(time.perf_counter_ns() - started)
-    ms = np.array(timings) / 1e6
-    fold = []
-    for user in users[:500]:
-        started = time.perf_counter_ns()
-        rec.user_vector_for(user)
-        fold.append(time.perf_counter_ns() - started)
+    ms = timed_ms(lambda user: rec.recommend(user, n=10), users, warm_up=50)
+    fold = timed_ms(rec.user_vector_for, users[:500], warm_up=0)
     return {
         "benchmark": "recommend", "model": rec.version, "items": len(rec.ids),
         "rank": int(rec.factors.shape[1]), "likes": likes, "n": 10, "requests": requests,
-        "p50_ms": round(float(np.percentile(ms, 50)), 3),
-        "p99_ms": round(float(np.percentile(ms, 99)), 3),
-        "mean_ms": round(float(ms.mean()), 3),
-        "fold_in_p50_us": round(float(np.percentile(fold, 50)) / 1e3, 1),
+        **percentiles(ms), "mean_ms": round(float(ms.mean()), 3),
+        "fold_in_p50_us": round(float(np.percentile(fold, 50)) * 1e3, 1),
     }
 
 
@@ -74,18 +78,10 @@ def measure_group(rec: Recommender, requests: int, members: int = 10, likes: int
     with_factors = rec.ids[rec.has_factors]
     groups = [[(rng.choice(with_factors, size=likes, replace=False).tolist(), [])
                for _ in range(members)] for _ in range(requests)]
-    for group in groups[:20]:  # warm-up
-        rec.recommend_group(group, n=5)
-    timings = []
-    for group in groups:
-        started = time.perf_counter_ns()
-        rec.recommend_group(group, n=5)
-        timings.append(time.perf_counter_ns() - started)
-    ms = np.array(timings) / 1e6
+    ms = timed_ms(lambda group: rec.recommend_group(group, n=5), groups, warm_up=20)
     return {"benchmark": "recommend_group", "model": rec.version, "items": len(rec.ids),
             "rank": int(rec.factors.shape[1]), "members": members, "likes": likes, "n": 5,
-            "requests": requests, "p50_ms": round(float(np.percentile(ms, 50)), 3),
-            "p99_ms": round(float(np.percentile(ms, 99)), 3)}
+            "requests": requests, **percentiles(ms)}
 
 
 def main() -> None:
