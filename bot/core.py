@@ -597,7 +597,7 @@ class Conversation:
             return Reply(f"You haven't liked anything yet, so {name} would only come up for "
                          "being popular and well rated.")
         if explained.because:
-            reasons = " and ".join(explained.because)
+            reasons = " and ".join(self.rec.titles_of(i for i, _ in explained.because))
             return Reply(f"{name}: because you liked {reasons} (match {explained.score:.0%} "
                          f"of your best pick, from {explained.source} filtering).")
         return Reply(f"Nothing you liked points to {name} (match {explained.score:.0%} "
@@ -676,10 +676,10 @@ class Conversation:
             buttons.append([Button("More picks ▶", "more")])
         return Reply("\n".join(lines), buttons, cards=cards)
 
-    @staticmethod
-    def _reason(r: Recommendation) -> str:
-        if r.because:
-            return "because you liked " + " and ".join(r.because)
+    def _reason(self, r: Recommendation) -> str:
+        if r.because:  # (liked item id, share) pairs, best first
+            return "because you liked " + " and ".join(
+                self.rec.titles_of(i for i, _ in r.because))
         if r.source == "popular":
             return "popular and well rated"
         return "close to your taste"

@@ -1,11 +1,21 @@
 """One retraining, as the child process runs it: gate, train, validate, publish, prune.
 
-1. The quality gate: the recipe (the current model's parameters) is fitted on 75% of
-   MovieLens plus the bot's ratings and scored on the other 25% with the same protocol
-   as ``python -m recommender evaluate``. If held-out nDCG@10 falls more than
-   ``RETRAIN_MAX_DROP`` below the current model's recorded figure, nothing is published.
-2. Otherwise the model is trained on all of it, written beside the others, validated
-   by loading it as the bot would, and only then ``models/current`` is swapped.
+1. The quality gate, two checks on MovieLens plus the bot's ratings (:func:`gate_data`),
+   both with the recipe of the current model (its training parameters and its serving
+   config):
+
+   a. the Recommenders protocol (``python -m recommender evaluate``): fitted on 75% of
+      the ratings, scored on the other 25%, held-out nDCG@10;
+   b. the new-user protocol (``python -m recommender evaluate --protocol new-user``):
+      users the model never saw tell it 5 of their likes, as people do in the bot;
+      nDCG@10 of :data:`recommender.newuser.OURS`, the "given" and "random" variants
+      averaged.
+
+   If either figure falls more than ``RETRAIN_MAX_DROP`` below the one recorded for the
+   current model, nothing is published.
+2. Otherwise the model is trained on all of it, both protocols' results are recorded in
+   its ``model.json``, it is validated by loading it as the bot would, and only then
+   ``models/current`` is swapped.
 """
 
 from __future__ import annotations
@@ -19,9 +29,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from recommender import artifacts
+from recommender import artifacts, newuser
+from recommender.config import ServingConfig
+from recommender.errors import RecommenderError
 from recommender.evaluate import Ratings, load_ratings, recommenders_protocol, write_results
 from recommender.ingest import dataset_label
+from recommender.preferences import is_dislike
 from recommender.settings import Settings
 from recommender.train import TrainParams, bot_ratings, train
 
@@ -31,20 +44,25 @@ if TYPE_CHECKING:
 METRIC = "ndcg@10"
 OURS = "spark-als-foldin"
 PROTOCOL = "recommenders"
+NEW_USER = "new-user"
+NEW_USER_FIGURES = tuple(f"{v}@{newuser.TUNE_LIKES}" for v in newuser.VARIANTS)
 
 
 def gate_data(settings: Settings) -> tuple[Ratings, int, int]:
     """MovieLens ratings plus the bot's, with (bot ratings, bot users) counted.
 
-    Dislikes stay out: the protocol counts every held-out rating as a hit to find,
-    and a title someone disliked is not one.
+    Every bot rating is kept except the dislikes (:func:`recommender.preferences.is_dislike`,
+    the rule storage and training use): the Recommenders protocol counts every held-out
+    rating as something to find, and a title someone disliked is not one, while a like
+    or a neutral rating says they chose to watch it, as any MovieLens rating does. Only
+    items of this catalogue are kept (a rating kept from an older data set has no item).
     """
     import pyarrow.parquet as pq
 
     data = load_ratings(settings.processed_dir)
     users, items, ratings, times = bot_ratings(settings.db_path)
     known = pq.read_table(settings.processed_dir / "items", columns=["item_id"])
-    keep = (ratings > 2.0) & np.isin(items, known.column("item_id").to_numpy())
+    keep = ~is_dislike(ratings) & np.isin(items, known.column("item_id").to_numpy())
     users, items, ratings, times = users[keep], items[keep], ratings[keep], times[keep]
     merged = Ratings(np.concatenate([data.users.astype(np.int64), users]),
                      np.concatenate([data.items.astype(np.int64), items]),
@@ -60,15 +78,43 @@ def baseline(meta: dict | None) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def new_user_figure(recorded: dict | None) -> float | None:
+    """Our new-user figure: the mean nDCG@10 at 5 likes over the "given" and "random"
+    variants, from :func:`recommender.newuser.headline` (None unless both are there)."""
+    ours = (recorded or {}).get(newuser.OURS) or {}
+    values = [ours.get(name) for name in NEW_USER_FIGURES]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return None
+    return float(np.mean(values))
+
+
+def new_user_baseline(meta: dict | None) -> float | None:
+    """The current model's recorded new-user figure, if it has one."""
+    return new_user_figure(((meta or {}).get("metrics") or {}).get(NEW_USER))
+
+
 def retrain(spark: SparkSession, settings: Settings, say: Callable[[str], None]) -> dict:
-    """Run the whole retraining; return the result record (``status`` published/rejected)."""
+    """Run the whole retraining; return the result record (``status`` published/rejected).
+
+    ``new_score``/``old_score`` are the Recommenders protocol's held-out nDCG@10 of the
+    new and the current model, ``new_user_score``/``old_new_user_score`` the new-user
+    figure (:func:`new_user_figure`) of each; an old figure is None when the current
+    model has none recorded, and a new one is missing when an earlier check rejected.
+    """
     started = time.monotonic()
     current = artifacts.current_dir(settings.models_dir)
     old_meta = json.loads((current / artifacts.MODEL_JSON).read_text()) if current else None
     params = TrainParams.of_model(current) if current is not None else TrainParams()
-    old_score = baseline(old_meta)
+    serving = ServingConfig.of_model(current) if current is not None else None
+    old_score, old_new_user = baseline(old_meta), new_user_baseline(old_meta)
     record = {"previous": current.name if current else None, "old_score": old_score,
-              "max_drop": settings.retrain_max_drop, "params": asdict(params)}
+              "old_new_user_score": old_new_user, "max_drop": settings.retrain_max_drop,
+              "params": asdict(params)}
+
+    def reject(reason: str) -> dict:
+        record.update(status="rejected", seconds=round(time.monotonic() - started, 1),
+                      reason=reason)
+        return record
 
     data, n_bot, n_bot_users = gate_data(settings)
     record.update(ratings=len(data), bot_ratings=n_bot, bot_users=n_bot_users)
@@ -81,16 +127,30 @@ def retrain(spark: SparkSession, settings: Settings, say: Callable[[str], None])
     against = "no earlier figure" if old_score is None else f"current {old_score:.4f}"
     say(f"Held-out nDCG@10 {new_score:.4f} ({against}).")
     if old_score is not None and new_score < old_score - settings.retrain_max_drop:
-        record.update(status="rejected", seconds=round(time.monotonic() - started, 1),
-                      reason=f"held-out nDCG@10 {new_score:.4f} is more than "
-                             f"{settings.retrain_max_drop:g} below the current model's "
-                             f"{old_score:.4f}")
-        return record
+        return reject(f"held-out nDCG@10 {new_score:.4f} is more than "
+                      f"{settings.retrain_max_drop:g} below the current model's "
+                      f"{old_score:.4f}")
+
+    say("Checking how it serves users it never saw (the new-user protocol) ...")
+    nu_lines = list(newuser.new_user_protocol(spark, data, params, label,
+                                              say=lambda _m: None, serving=serving))
+    new_user = new_user_figure(newuser.headline(nu_lines))
+    if new_user is None:  # the protocol always scores ours, even over no users
+        raise RecommenderError(f"The new-user protocol gave no figure for {newuser.OURS}; "
+                               "nothing was published")
+    record["new_user_score"] = new_user
+    against = "no earlier figure" if old_new_user is None else f"current {old_new_user:.4f}"
+    say(f"New-user nDCG@10 {new_user:.4f} ({against}).")
+    if old_new_user is not None and new_user < old_new_user - settings.retrain_max_drop:
+        return reject(f"new-user nDCG@10 (5 likes told) {new_user:.4f} is more than "
+                      f"{settings.retrain_max_drop:g} below the current model's "
+                      f"{old_new_user:.4f}")
 
     say("Training on all ratings ...")
     folder = train(spark, settings, params, say=lambda _m: None, publish=False)
     try:
         write_results(lines, folder, PROTOCOL)
+        write_results(nu_lines, folder, NEW_USER)
         artifacts.read_artifact(folder)  # exactly the bot's check, before anyone can see it
         artifacts.point_current(settings.models_dir, folder.name)
     except BaseException:

@@ -61,11 +61,16 @@ class Outcome:
         if self.status == "published":
             old = (f" (was {self.old_score:.4f} for {self.previous})"
                    if self.old_score is not None else "")
+            new_user = self.details.get("new_user_score")
+            was = self.details.get("old_new_user_score")
+            fresh = (f"; new-user nDCG@10 {new_user:.4f}"
+                     + (f" (was {was:.4f})" if was is not None else "")
+                     if new_user is not None else "")
             bot = self.details.get("bot_ratings")
             extra = (f"; includes {bot:,} rating{'s' if bot != 1 else ''} from the bot's users"
                      if bot else "")
             return (f"✅ New model {self.version} is live. Held-out nDCG@10 "
-                    f"{self.new_score:.4f}{old}{extra}.")
+                    f"{self.new_score:.4f}{old}{fresh}{extra}.")
         if self.status == "rejected":
             return (f"⚠️ The new model was rejected: {self.message}. Still serving "
                     f"{self.previous}.")
@@ -175,6 +180,7 @@ def _run_child(settings: Settings, progress: Callable[[str], None],
         return outcome(final["status"], final.get("reason", ""), version=final.get("version"),
                        new_score=final.get("new_score"), old_score=final.get("old_score"),
                        details={k: final[k] for k in ("bot_ratings", "bot_users", "ratings",
+                                                      "new_user_score", "old_new_user_score",
                                                       "seconds", "removed") if k in final})
     if final is not None and final.get("event") == "busy":
         return outcome("busy", str(final.get("message", "a training is already running")))

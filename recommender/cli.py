@@ -57,14 +57,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how ratings become preferences (see README)")
 
     evaluate = commands.add_parser("evaluate", help="offline evaluation, JSON lines")
-    evaluate.add_argument("--protocol", choices=["recommenders", "cold-start", "all"],
+    evaluate.add_argument("--protocol", choices=["recommenders", "cold-start", "new-user", "all"],
                           default="all")
+    evaluate.add_argument("--users", type=int, default=None,
+                          help="new-user protocol: test users held out (default 150; as many "
+                               "again are held out for validation)")
+    evaluate.add_argument("--seed", type=int, default=None,
+                          help="new-user protocol: which users are held out (default 42)")
     evaluate.add_argument("--master", help="Spark master URL")
     evaluate.add_argument("--plot", type=Path, help="also draw the nDCG@10 comparison (PNG)")
 
     tune = commands.add_parser("tune", help="hyperparameter search on a validation split")
     tune.add_argument("--master", help="Spark master URL")
     tune.add_argument("--out", type=Path, help="also write the trials here (JSON lines)")
+    tune.add_argument("--objective", choices=["recommenders", "new-user"], default="recommenders",
+                      help="what to maximise on validation: the Recommenders protocol's "
+                           "nDCG@10 (warm users) or the new-user protocol's (5 likes)")
     return parser
 
 
@@ -159,23 +167,30 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
     from recommender.artifacts import current_dir
-    from recommender.evaluate import PROTOCOLS, load_ratings, plot_comparison, write_results
+    from recommender.config import ServingConfig
+    from recommender.evaluate import load_ratings, plot_comparison, protocols, write_results
     from recommender.ingest import dataset_label
     from recommender.train import TrainParams
 
     data = load_ratings(settings.processed_dir)
     model = current_dir(settings.models_dir)
-    # Evaluate the settings the published model was trained with.
+    # Evaluate the settings the published model was trained and is served with.
     params = TrainParams.of_model(model) if model is not None else TrainParams()
+    serving = ServingConfig.of_model(model) if model is not None else None
     dataset = dataset_label(settings)
-    protocols = list(PROTOCOLS) if args.protocol == "all" else [args.protocol]
+    every_protocol = protocols()
+    chosen = list(every_protocol) if args.protocol == "all" else [args.protocol]
     spark = _spark(settings, args.master)
     every = []
+    options = {"users": args.users, "seed": args.seed, "serving": serving}
     try:
-        for protocol in protocols:
+        for protocol in chosen:
             lines = []
-            for line in PROTOCOLS[protocol](spark, data, params, dataset,
-                                            say=lambda m: print(m, file=sys.stderr)):
+            extra = {k: v for k, v in options.items() if v is not None} \
+                if protocol == "new-user" else {}
+            run = every_protocol[protocol]
+            for line in run(spark, data, params, dataset,
+                            say=lambda m: print(m, file=sys.stderr), **extra):
                 print(json.dumps(line), flush=True)
                 lines.append(line)
             every.extend(lines)
@@ -194,13 +209,14 @@ def _tune(args: argparse.Namespace, settings: Settings) -> int:
 
     from recommender.evaluate import load_ratings
     from recommender.ingest import dataset_label
-    from recommender.tune import search
+    from recommender.tune import search, search_new_user
 
     data = load_ratings(settings.processed_dir)
     spark = _spark(settings, args.master)
     lines = []
+    run = search_new_user if args.objective == "new-user" else search
     try:
-        for record in search(spark, data, say=lambda m: print(m, file=sys.stderr)):
+        for record in run(spark, data, say=lambda m: print(m, file=sys.stderr)):
             record = {"dataset": dataset_label(settings), **record}
             print(json.dumps(record), flush=True)
             lines.append(record)

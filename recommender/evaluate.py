@@ -241,7 +241,12 @@ def cold_start_protocol(spark: SparkSession, data: Ratings, params: TrainParams,
                 ranking_metrics(trained, relevant), params=asdict(params), **sizes)
 
 
-PROTOCOLS = {"recommenders": recommenders_protocol, "cold-start": cold_start_protocol}
+def protocols() -> dict[str, Callable[..., Iterator[dict]]]:
+    """Every protocol by name (the new-user protocol lives in its own module)."""
+    from recommender.newuser import new_user_protocol
+
+    return {"recommenders": recommenders_protocol, "cold-start": cold_start_protocol,
+            "new-user": new_user_protocol}
 
 
 def write_results(lines: list[dict], folder: Path, protocol: str) -> Path:
@@ -254,8 +259,13 @@ def write_results(lines: list[dict], folder: Path, protocol: str) -> Path:
     meta_path = folder / "model.json"
     meta = json.loads(meta_path.read_text())
     keys = ("map", f"ndcg@{K}", f"precision@{K}", f"recall@{K}", "users")
-    meta.setdefault("metrics", {})[protocol] = {
-        line["model"]: {k: line[k] for k in keys if k in line} for line in lines}
+    if protocol == "new-user":
+        from recommender.newuser import headline
+
+        meta.setdefault("metrics", {})[protocol] = headline(lines)
+    else:
+        meta.setdefault("metrics", {})[protocol] = {
+            line["model"]: {k: line[k] for k in keys if k in line} for line in lines}
     tmp = meta_path.with_name(f".model.json.{os.getpid()}")
     tmp.write_text(json.dumps(meta, indent=2) + "\n")
     os.replace(tmp, meta_path)
@@ -263,7 +273,9 @@ def write_results(lines: list[dict], folder: Path, protocol: str) -> Path:
 
 
 SHORT_NAMES = {"spark-als-foldin": "Spark ALS\nfold-in", "popularity": "popularity",
-               "spark-als-trained-users": "Spark ALS\ntrained users"}
+               "spark-als-trained-users": "Spark ALS\ntrained users",
+               "spark-als-neighbours": "Spark ALS\nneighbours", "item-cosine": "item-\ncosine",
+               "ease": "EASE"}
 
 
 def _short(model: str) -> str:
@@ -293,6 +305,13 @@ def plot_comparison(lines: list[dict], path: Path) -> Path:
             if x["protocol"] == "cold-start" and metric in x]
     if cold:
         panels.append(("Cold start: unseen users, first 80% folded in", cold))
+    for variant, colour in (("given", "#3a9e5c"), ("random", "#7a5cc2")):
+        new = [(_short(x["model"]), x[metric], colour) for x in lines
+               if x["protocol"] == "new-user" and x.get("variant") == variant
+               and x.get("likes") == 5]
+        if new:
+            panels.append((f"New users, 5 likes ({variant} order)" if variant == "given"
+                           else "New users, 5 likes (at random)", new))
     widths = [len(bars) for _, bars in panels] or [1]
     fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(1.05 * sum(widths) + 2, 4.2),
                              dpi=120, gridspec_kw={"width_ratios": widths}, squeeze=False)

@@ -38,14 +38,17 @@ class TrainParams:
     """ALS hyperparameters and the rating-to-preference scheme.
 
     Defaults come from the recorded search in ``bench/results/tuning-ml-100k.jsonl``
-    (README, "Choosing the defaults").
+    (README, "Choosing the defaults"). The scheme is "opinion": a rating is what
+    :func:`recommender.preferences.opinion` says it is (a like a positive, a neutral
+    rating weak interest, a dislike a confident negative), the rule storage, the
+    retraining gate and serving use too.
     """
 
     rank: int = 16
     reg_param: float = 0.1
     alpha: float = 0.25
     max_iter: int = 15
-    scheme: str = "binary"
+    scheme: str = "opinion"
 
     def __post_init__(self) -> None:
         if self.scheme not in SCHEMES:
@@ -142,15 +145,16 @@ def bot_preferences(db_path: Path, params: TrainParams) -> tuple[np.ndarray, np.
                                                                    np.ndarray]:
     """The bot's collected ratings as (user ids, item ids, preference strengths).
 
-    A rating of 2 or less (a dislike) is a confident negative, as the fold-in treats it
-    when serving; the rest go through the preference scheme like MovieLens ratings.
+    Exactly ``strength(params.scheme, ratings)``, as for MovieLens ratings: the bot's
+    users get no rule of their own. Under the default "opinion" scheme a dislike (👎 is
+    stored as 1 star) is a confident negative and a neutral rating weak interest, as
+    :mod:`recommender.preferences` says; under another scheme a dislike means what that
+    scheme makes of its stars.
     """
     from recommender.preferences import strength
 
     users, items, ratings, _times = bot_ratings(db_path)
-    like = strength(params.scheme, np.array([5.0]))[0]
-    prefs = np.where(ratings <= 2.0, -abs(like), strength(params.scheme, ratings))
-    return users, items, prefs
+    return users, items, strength(params.scheme, ratings)
 
 
 def data_fingerprint(processed_dir: Path) -> str:

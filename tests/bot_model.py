@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from recommender.artifacts import write_artifact
+from recommender.config import ServingConfig
 from recommender.serve import Recommender
 
 # (id, title, year, genres, kind, factors: sci-fi, crime, romance)
@@ -33,7 +34,8 @@ POPULARITY = {50: 583, 172: 367, 181: 507, 1: 291, 2: 284, 127: 413, 187: 209, 1
               4: 100, 5: 80, 6: 160, 7: 90, 8: 120}
 
 
-def small_model() -> Recommender:
+def small_model(serving: ServingConfig | None = None) -> Recommender:
+    """The small model, served by ``serving`` (the default rule when None)."""
     ids = np.array([c[0] for c in CATALOGUE])
     items = [{"item_id": c[0], "title": c[1], "year": c[2], "genres": c[3], "kind": c[4],
               "popularity": POPULARITY[c[0]]} for c in CATALOGUE] + TV
@@ -43,7 +45,7 @@ def small_model() -> Recommender:
         mean_rating=np.array([4.3, 4.2, 4.0, 4.0, 3.9, 4.3, 4.2, 4.1, 3.6, 3.5, 3.3, 3.4, 3.8],
                              dtype=np.float32),
         items=items, params={"rank": 3, "reg_param": 0.1, "alpha": 1.0, "scheme": "binary"},
-        version="test-model",
+        version="test-model", serving=serving,
         meta={"trained_at": "2026-11-24T22:10:52+00:00",
               "metrics": {"recommenders": {"spark-als-foldin": {"ndcg@10": 0.4795,
                                                                 "precision@10": 0.4218}}}})

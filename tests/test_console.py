@@ -34,12 +34,13 @@ def chat(env, lines: str, cwd: Path) -> str:
 def test_piped_session_and_restart(env, tmp_path):
     out = chat(env, "/like star wars\n/recommend 2\n1\n", tmp_path)
     assert "Liked Star Wars (1977)" in out
-    assert "1. The Empire Strikes Back (1980)" in out
+    # The default rule: Jedi's 507 ratings put it just ahead of Empire's 367.
+    assert "1. Return of the Jedi (1983)" in out
     assert "[1] 1 👍" in out  # buttons become numbered choices
-    assert "Liked The Empire Strikes Back (1980)" in out  # typed "1" pressed it
+    assert "Liked Return of the Jedi (1983)" in out  # typed "1" pressed it
     assert out.rstrip().endswith("Bye!")
     again = chat(env, "/likes\n", tmp_path)  # a new process: the likes survived
-    assert "❤ liked: The Empire Strikes Back (1980)" in again
+    assert "❤ liked: Return of the Jedi (1983)" in again
     assert "❤ liked: Star Wars (1977)" in again
 
 

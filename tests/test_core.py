@@ -102,9 +102,11 @@ def test_new_user_goes_from_start_to_recommendations(bot, db):
     assert "1. Return of the Jedi (1983)" in picks.text
     assert "because you liked" in picks.text
     assert "Star Wars" not in picks.text.split("\n", 1)[1].split("because")[0]
-    # Taste changes at once: like a romance and it enters the list.
+    # Taste changes at once: like a romance and it enters the list (below the five
+    # sci-fi films two sci-fi likes call for).
+    assert "Love Actually" not in say(bot, "/recommend 6")[0].text
     say(bot, "/like notting hill")
-    assert "Love Actually" in say(bot, "/recommend 3")[0].text
+    assert "6. Love Actually (2003)" in say(bot, "/recommend 6")[0].text
 
 
 def test_buttons_like_dismiss_watch_and_seen(bot, db):
@@ -185,7 +187,8 @@ def test_forget_needs_confirmation_and_removes_everything(bot, db):
 def test_tastes_are_kept_apart_per_platform_user(bot, db):
     say(bot, "/like star wars", user=ANN)
     say(bot, "/like notting hill", user=BOB)
-    assert "The Empire Strikes Back" in say(bot, "/recommend 1", user=ANN)[0].text
+    assert "because you liked Star Wars" in say(bot, "/recommend 1", user=ANN)[0].text
+    assert "because you liked Notting Hill" in say(bot, "/recommend 1", user=BOB)[0].text
     assert "Love Actually" in say(bot, "/recommend 1", user=BOB)[0].text
 
 

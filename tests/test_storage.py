@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
 
+from recommender.preferences import opinion
 from storage import Feedback, InvalidRating, Storage, StorageError, WatchItem
 from storage.schema import MIGRATIONS, migrate
 
@@ -199,6 +200,23 @@ def test_preferences_split_likes_dislikes_and_not_interested(store: Storage):
         store.rate(u, item, stars)
     store.not_interested(u, 9)
     assert store.preferences(u) == ([8, 3, 1], [9, 7, 6, 2])
+    assert store.neutral(u) == [5, 4]  # 2.5 and 3 stars, newest first
+
+
+def test_neutral_ratings_move_with_the_latest_word(store: Storage):
+    u = store.user("console", "me")
+    assert store.neutral(u) == []
+    store.rate(u, 1, 3.0)
+    store.rate(u, 2, 2.5)
+    assert store.neutral(u) == [2, 1]
+    store.like(u, 1)
+    store.not_interested(u, 2)
+    assert store.neutral(u) == [] and store.preferences(u) == ([1], [2])
+    store.rate(u, 1, 3.0)
+    assert store.neutral(u) == [1] and store.preferences(u) == ([], [2])
+    assert store.neutral(store.user("console", "you")) == []
+    with pytest.raises(StorageError):
+        store.neutral(0)
 
 
 def test_not_interested_and_a_later_rating_replace_each_other(store: Storage):
@@ -480,8 +498,12 @@ def test_random_operations_keep_the_database_sound(ops):
                 model[who] = {"ratings": {}, "ni": set(), "watch": set(), "seen": set()}
                 continue
             likes, dislikes = store.preferences(u)
-            assert set(likes) == {i for i, r in m["ratings"].items() if r >= 3.5}
-            assert set(dislikes) == {i for i, r in m["ratings"].items() if r <= 2} | m["ni"]
+            said = {i: opinion(r) for i, r in m["ratings"].items()}
+            assert set(likes) == {i for i, o in said.items() if o == "like"}
+            assert set(dislikes) == {i for i, o in said.items() if o == "dislike"} | m["ni"]
+            assert set(store.neutral(u)) == {i for i, o in said.items() if o == "neutral"}
+            assert len(likes) + len(dislikes) + len(store.neutral(u)) == \
+                len(m["ratings"]) + len(m["ni"])
             assert store.excluded(u) == set(m["ratings"]) | m["ni"] | m["watch"] | m["seen"]
             assert store.count_feedback(u) == len(m["ratings"])
             assert store.count_watchlist(u) == len(m["watch"])

@@ -35,7 +35,7 @@ def test_train_publishes_artifact_and_current_pointer(spark, settings, tmp_path)
 
     meta = json.loads((folder / "model.json").read_text())
     assert meta["params"] == {"rank": 4, "reg_param": 0.1, "alpha": 0.25, "max_iter": 3,
-                              "scheme": "binary"}
+                              "scheme": "opinion"}
     mean_rating = np.load(folder / "mean_rating.npy")
     assert mean_rating[0] == pytest.approx((5 + 4 + 3) / 3)  # Toy Story
     assert meta["counts"]["ratings"] == 11 and meta["counts"]["users"] == 4
@@ -97,6 +97,10 @@ def test_bot_ratings_join_training_in_their_own_user_range(spark, settings, tmp_
     users, items, prefs = bot_preferences(settings.db_path, TrainParams())
     assert users.min() == BOT_USER_ID_BASE and users.max() < BOT_USER_ID_BASE + 100
     assert prefs[items == 1].tolist() == [-1.0]  # a dislike is a confident negative
+    assert set(prefs[items == 7].tolist()) == {1.0}
+    # No rule of the bot's own: another scheme reads 👎 (1 star) as it reads MovieLens'.
+    _u, items, prefs = bot_preferences(settings.db_path, TrainParams(scheme="binary"))
+    assert prefs[items == 1].tolist() == [1.0]
 
     folder = train(spark, settings, TrainParams(rank=4, max_iter=3), say=quiet)
     meta = json.loads((folder / "model.json").read_text())

@@ -1,0 +1,149 @@
+"""The catalogue: every item the bot can show, its metadata, its factors and the filters.
+
+Items come from two sources: the ones ALS trained on (factors, popularity, mean rating)
+and the metadata file (titles, years, genres, IMDb data, TV shows nobody rated). Every
+array here is indexed by catalogue *row*; rows are sorted by item id, so ties broken by
+row are broken by id too. Built once per model; nothing here changes per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# Cold start: items are ranked by a damped mean rating, the mean pulled towards the
+# global mean by this many pseudo-ratings, so a film needs many good ratings to lead.
+PRIOR_RATINGS = 50
+# Same idea for items MovieLens never rated (IMDb TV shows): damped IMDb rating.
+PRIOR_IMDB_VOTES = 25_000
+
+
+@dataclass(frozen=True)
+class Taste:
+    """What one person told us, reduced to what this catalogue knows (each id once)."""
+
+    likes: tuple[int, ...]
+    dislikes: tuple[int, ...]
+    like_rows: np.ndarray
+    dislike_rows: np.ndarray
+
+
+class Catalogue:
+    """Item ids, metadata and factors as row-aligned arrays, plus lookups and filters."""
+
+    def __init__(self, item_ids: np.ndarray, item_factors: np.ndarray,
+                 popularity: np.ndarray, mean_rating: np.ndarray,
+                 items: Sequence[dict]) -> None:
+        meta = {int(m["item_id"]): m for m in items}
+        for item_id in item_ids.tolist():
+            meta.setdefault(int(item_id), {"item_id": int(item_id), "title": str(item_id)})
+        self.ids = np.array(sorted(meta), dtype=np.int64)
+        self.row = {int(i): r for r, i in enumerate(self.ids)}
+        self._describe([meta[int(i)] for i in self.ids])
+        self._place_factors(item_ids, item_factors, popularity, mean_rating)
+        self._index_genres()
+        self.quality = self._quality()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    # ----- building ------------------------------------------------------------------
+
+    def _describe(self, rows: list[dict]) -> None:
+        def number(m: dict, key: str) -> float:
+            return np.nan if m.get(key) is None else m[key]
+
+        self.titles = [str(m.get("title") or m["item_id"]) for m in rows]
+        self.years = np.array([number(m, "year") for m in rows], dtype=np.float64)
+        self.kinds = np.array([m.get("kind") or "movie" for m in rows])
+        self.genre_lists = [tuple(m.get("genres") or ()) for m in rows]
+        self.alt_titles = [tuple(m.get("alt_titles") or ()) for m in rows]
+        self.imdb_rating = np.array([number(m, "imdb_rating") for m in rows], dtype=np.float64)
+        self.imdb_votes = np.array([m.get("imdb_votes") or 0 for m in rows], dtype=np.float64)
+
+    def _place_factors(self, item_ids: np.ndarray, item_factors: np.ndarray,
+                       popularity: np.ndarray, mean_rating: np.ndarray) -> None:
+        # Items without factors keep a zero vector, so one matrix product scores every
+        # row and theirs come out 0; ``has_factors`` tells them apart.
+        n, rank = len(self.ids), item_factors.shape[1]
+        self.factors = np.zeros((n, rank), dtype=np.float32)
+        self.has_factors = np.zeros(n, dtype=bool)
+        self.popularity = np.zeros(n, dtype=np.float64)
+        self.mean_rating = np.full(n, np.nan)
+        where = np.array([self.row[int(i)] for i in item_ids], dtype=np.int64)
+        self.factors[where] = item_factors
+        self.has_factors[where] = True
+        self.popularity[where] = popularity
+        self.mean_rating[where] = mean_rating
+        norms = np.linalg.norm(self.factors, axis=1)
+        self.unit_factors = self.factors / np.where(norms > 0, norms, 1)[:, None]
+
+    def _index_genres(self) -> None:
+        self.genre_names = sorted({g for gs in self.genre_lists for g in gs})
+        genre_index = {g: j for j, g in enumerate(self.genre_names)}
+        self.genre_matrix = np.zeros((len(self.ids), len(self.genre_names)), dtype=np.float32)
+        for r, gs in enumerate(self.genre_lists):
+            for g in gs:
+                self.genre_matrix[r, genre_index[g]] = 1.0
+        gnorm = np.linalg.norm(self.genre_matrix, axis=1)
+        self.unit_genres = self.genre_matrix / np.where(gnorm > 0, gnorm, 1)[:, None]
+        self._lower_genre = {g.lower(): j for j, g in enumerate(self.genre_names)}
+
+    def _quality(self) -> np.ndarray:
+        """Damped mean rating on a 0-5 scale: MovieLens where rated, else IMDb."""
+        rated = self.popularity > 0
+        global_mean = (np.nansum(self.mean_rating[rated] * self.popularity[rated])
+                       / self.popularity[rated].sum()) if rated.any() else 3.5
+        ml = (np.nan_to_num(self.mean_rating) * self.popularity + PRIOR_RATINGS * global_mean) \
+            / (self.popularity + PRIOR_RATINGS)
+        imdb = np.nan_to_num(self.imdb_rating, nan=2 * global_mean) / 2
+        imdb = (imdb * self.imdb_votes + PRIOR_IMDB_VOTES * global_mean) \
+            / (self.imdb_votes + PRIOR_IMDB_VOTES)
+        return np.where(rated, ml, imdb)
+
+    # ----- lookups -------------------------------------------------------------------
+
+    def known(self, item_ids: Iterable[int]) -> list[int]:
+        """The ids this catalogue knows, each once, in the order given."""
+        return [i for i in dict.fromkeys(map(int, item_ids)) if i in self.row]
+
+    def rows_of(self, item_ids: Iterable[int]) -> np.ndarray:
+        """Catalogue rows of the given ids that exist (unknown ids are skipped)."""
+        return np.array([self.row[i] for i in map(int, item_ids) if i in self.row],
+                        dtype=np.int64)
+
+    def taste(self, likes: Iterable[int], dislikes: Iterable[int] = ()) -> Taste:
+        """Someone's likes and dislikes, unknown ids dropped, each id once."""
+        known_likes, known_dislikes = self.known(likes), self.known(dislikes)
+        return Taste(tuple(known_likes), tuple(known_dislikes), self.rows_of(known_likes),
+                     self.rows_of(known_dislikes))
+
+    def titles_of(self, item_ids: Iterable[int]) -> list[str]:
+        """Titles of the given ids (the id itself for an id this catalogue lacks)."""
+        return [self.titles[self.row[i]] if i in self.row else str(i)
+                for i in map(int, item_ids)]
+
+    # ----- filters -------------------------------------------------------------------
+
+    def allowed(self, kind: str | None = None, genres: Sequence[str] = (),
+                years: tuple[int, int] | None = None,
+                min_imdb_rating: float | None = None) -> np.ndarray:
+        """Rows passing every filter, exactly: ``kind``, all ``genres`` (any case),
+        ``years`` inclusive, ``min_imdb_rating`` (items without a rating fail it)."""
+        allowed = np.ones(len(self.ids), dtype=bool)
+        if kind is not None:
+            allowed &= self.kinds == kind
+        for genre in genres:
+            column = self._lower_genre.get(str(genre).lower())
+            if column is None:  # a genre nothing has: nothing passes
+                return np.zeros(len(self.ids), dtype=bool)
+            allowed &= self.genre_matrix[:, column] > 0
+        # NaN years and ratings compare False: unknown values fail the filter.
+        with np.errstate(invalid="ignore"):
+            if years is not None:
+                allowed &= (self.years >= years[0]) & (self.years <= years[1])
+            if min_imdb_rating is not None:
+                allowed &= self.imdb_rating >= min_imdb_rating
+        return allowed
