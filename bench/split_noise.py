@@ -42,7 +42,7 @@ def main() -> None:
             train, test = data.subset(mask), data.subset(~mask)
             relevant = relevant_sets(test)
             model = model_from_fit(fit_arrays(spark, train.users, train.items, train.ratings,
-                                              params), params)
+                                              params), params, train)
             ranked = rank_with_model(model, train, sorted(relevant))
             scores.append(round(ranking_metrics(ranked, relevant)["ndcg@10"], 4))
     finally:

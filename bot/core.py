@@ -336,7 +336,8 @@ class Conversation:
         likes, dislikes = self.db.preferences(uid)
         results = self.rec.recommend(likes, dislikes, n=LIST_SIZE,
                                      exclude=self.db.excluded(uid), kind=query["kind"],
-                                     genres=query["genres"], years=query["years"])
+                                     genres=query["genres"], years=query["years"],
+                                     neutral=self.db.neutral(uid))
         with self._lock:
             self._lists[uid] = {"results": results, "pos": 0, "n": query["n"]}
         if not results:
@@ -375,7 +376,7 @@ class Conversation:
                  f"{meta.get('scheme')} preferences), trained "
                  f"{self.rec.meta.get('trained_at', 'at an unknown time')}"]
         for protocol, models in (self.rec.meta.get("metrics") or {}).items():
-            ours = models.get("spark-als-foldin") or {}
+            ours = models.get("spark-als") or models.get("spark-als-foldin") or {}
             if "ndcg@10" in ours:
                 lines.append(f"Evaluation ({protocol}): nDCG@10 {ours['ndcg@10']:.4f}, "
                              f"precision@10 {ours.get('precision@10', 0):.4f}")
@@ -590,7 +591,8 @@ class Conversation:
 
     def _why(self, uid: int, item: Candidate, name: str) -> Reply:
         likes, dislikes = self.db.preferences(uid)
-        explained = self.rec.explain(likes, dislikes, item.item_id)
+        explained = self.rec.explain(likes, dislikes, item.item_id,
+                                     neutral=self.db.neutral(uid))
         if explained is None:
             return Reply(f"I know too little about {name} to say.")
         if explained.source == "popular":

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from recommender import artifacts, newuser
+from recommender import artifacts, evaluate, newuser
 from recommender.config import ServingConfig
 from recommender.errors import RecommenderError
 from recommender.evaluate import Ratings, load_ratings, recommenders_protocol, write_results
@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 METRIC = "ndcg@10"
-OURS = "spark-als-foldin"
+OURS = evaluate.OURS
+LEGACY_OURS = "spark-als-foldin"  # what models trained before the serving rule recorded
 PROTOCOL = "recommenders"
 NEW_USER = "new-user"
 NEW_USER_FIGURES = tuple(f"{v}@{newuser.TUNE_LIKES}" for v in newuser.VARIANTS)
@@ -73,7 +74,8 @@ def gate_data(settings: Settings) -> tuple[Ratings, int, int]:
 
 def baseline(meta: dict | None) -> float | None:
     """The current model's recorded held-out nDCG@10, if it has one."""
-    figure = (((meta or {}).get("metrics") or {}).get(PROTOCOL) or {}).get(OURS) or {}
+    recorded = ((meta or {}).get("metrics") or {}).get(PROTOCOL) or {}
+    figure = recorded.get(OURS) or recorded.get(LEGACY_OURS) or {}
     value = figure.get(METRIC)
     return float(value) if isinstance(value, int | float) else None
 
@@ -121,7 +123,8 @@ def retrain(spark: SparkSession, settings: Settings, say: Callable[[str], None])
     say(f"Checking quality on a held-out split of {len(data):,} ratings "
         f"({n_bot:,} from {n_bot_users:,} bot users) ...")
     label = f"{dataset_label(settings)}+bot"
-    lines = list(recommenders_protocol(spark, data, params, label, say=lambda _m: None))
+    lines = list(recommenders_protocol(spark, data, params, label, say=lambda _m: None,
+                                       serving=serving))
     new_score = float(next(x[METRIC] for x in lines if x["model"] == OURS))
     record["new_score"] = new_score
     against = "no earlier figure" if old_score is None else f"current {old_score:.4f}"
@@ -147,7 +150,8 @@ def retrain(spark: SparkSession, settings: Settings, say: Callable[[str], None])
                       f"{old_new_user:.4f}")
 
     say("Training on all ratings ...")
-    folder = train(spark, settings, params, say=lambda _m: None, publish=False)
+    folder = train(spark, settings, params, say=lambda _m: None, publish=False,
+                   serving=serving)
     try:
         write_results(lines, folder, PROTOCOL)
         write_results(nu_lines, folder, NEW_USER)

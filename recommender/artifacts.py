@@ -18,6 +18,7 @@ import numpy as np
 
 from recommender.errors import ModelError
 from recommender.fsutil import staging_dir
+from recommender.neighbours import Neighbours
 
 CURRENT = "current"
 MODEL_JSON = "model.json"
@@ -26,6 +27,7 @@ ITEM_IDS = "item_ids.npy"
 POPULARITY = "popularity.npy"
 MEAN_RATING = "mean_rating.npy"
 ITEMS_JSONL = "items.jsonl"
+NEIGHBOURS = "neighbours.npz"  # optional: item-item like cosines (recommender/neighbours.py)
 
 
 def new_version(now: datetime | None = None) -> str:
@@ -44,7 +46,8 @@ def current_dir(models_dir: Path) -> Path | None:
 
 def write_artifact(models_dir: Path, *, item_ids: np.ndarray, item_factors: np.ndarray,
                    popularity: np.ndarray, mean_rating: np.ndarray, items: list[dict],
-                   meta: dict, version: str | None = None, publish: bool = True) -> Path:
+                   meta: dict, version: str | None = None, publish: bool = True,
+                   neighbours: Neighbours | None = None) -> Path:
     """Write one model and (unless ``publish`` is false) point ``current`` at it."""
     n = len(item_ids)
     if item_factors.shape[0] != n or popularity.shape[0] != n or mean_rating.shape[0] != n:
@@ -65,6 +68,9 @@ def write_artifact(models_dir: Path, *, item_ids: np.ndarray, item_factors: np.n
         np.save(staging / ITEM_FACTORS, item_factors.astype(np.float32))
         np.save(staging / POPULARITY, popularity.astype(np.int64))
         np.save(staging / MEAN_RATING, mean_rating.astype(np.float32))
+        if neighbours is not None:
+            np.savez(staging / NEIGHBOURS, item_ids=neighbours.item_ids,
+                     indptr=neighbours.indptr, ids=neighbours.ids, sims=neighbours.sims)
         with (staging / ITEMS_JSONL).open("w", encoding="utf-8") as out:
             for item in items:
                 out.write(json.dumps(item, ensure_ascii=False) + "\n")
@@ -162,6 +168,28 @@ def read_artifact(folder: Path) -> dict:
         raise fail("item factors contain NaN or infinity")
     if meta.get("rank") != factors.shape[1]:
         raise fail(f"model.json says rank {meta.get('rank')}, factors have {factors.shape[1]}")
+    neighbours = _read_neighbours(folder, ids, fail)
     return {"item_ids": ids, "item_factors": factors, "popularity": popularity,
             "mean_rating": mean_rating, "items": items, "params": meta.get("params", {}),
-            "version": str(meta.get("version", folder.name)), "meta": meta}
+            "version": str(meta.get("version", folder.name)), "meta": meta,
+            "neighbours": neighbours}
+
+
+def _read_neighbours(folder: Path, ids: np.ndarray, fail) -> Neighbours | None:
+    """The published like neighbours (None for a model written before they existed)."""
+    path = folder / NEIGHBOURS
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            found = Neighbours(saved["item_ids"].astype(np.int64),
+                               saved["indptr"].astype(np.int64),
+                               saved["ids"].astype(np.int64), saved["sims"].astype(np.float32))
+    except (OSError, ValueError, KeyError) as exc:
+        raise fail(f"{NEIGHBOURS}: {type(exc).__name__}: {exc}") from None
+    if not np.isin(found.item_ids, ids).all():
+        raise fail(f"{NEIGHBOURS} names items the model does not have")
+    problem = found.validate()
+    if problem:
+        raise fail(f"{NEIGHBOURS}: {problem}")
+    return found

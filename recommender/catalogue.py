@@ -9,9 +9,12 @@ row are broken by id too. Built once per model; nothing here changes per request
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
+
+from recommender.neighbours import Neighbours
 
 # Cold start: items are ranked by a damped mean rating, the mean pulled towards the
 # global mean by this many pseudo-ratings, so a film needs many good ratings to lead.
@@ -28,6 +31,8 @@ class Taste:
     dislikes: tuple[int, ...]
     like_rows: np.ndarray
     dislike_rows: np.ndarray
+    neutral: tuple[int, ...] = ()  # rated between like and dislike: weak interest
+    neutral_rows: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
 
 
 class Catalogue:
@@ -35,7 +40,7 @@ class Catalogue:
 
     def __init__(self, item_ids: np.ndarray, item_factors: np.ndarray,
                  popularity: np.ndarray, mean_rating: np.ndarray,
-                 items: Sequence[dict]) -> None:
+                 items: Sequence[dict], neighbours: Neighbours | None = None) -> None:
         meta = {int(m["item_id"]): m for m in items}
         for item_id in item_ids.tolist():
             meta.setdefault(int(item_id), {"item_id": int(item_id), "title": str(item_id)})
@@ -45,6 +50,7 @@ class Catalogue:
         self._place_factors(item_ids, item_factors, popularity, mean_rating)
         self._index_genres()
         self.quality = self._quality()
+        self.like_neighbours = self._place_neighbours(neighbours)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -80,6 +86,17 @@ class Catalogue:
         norms = np.linalg.norm(self.factors, axis=1)
         self.unit_factors = self.factors / np.where(norms > 0, norms, 1)[:, None]
 
+    def _place_neighbours(self, found: Neighbours | None) -> sparse.csr_matrix | None:
+        """The published like cosines as a rows x rows sparse matrix (None: none)."""
+        if found is None or len(found.ids) == 0:
+            return None
+        counts = np.diff(found.indptr)
+        source = np.repeat(np.searchsorted(self.ids, found.item_ids), counts)
+        target = np.searchsorted(self.ids, found.ids)
+        return sparse.csr_matrix((found.sims, (source.astype(np.int32),
+                                               target.astype(np.int32))),
+                                 shape=(len(self.ids), len(self.ids)), dtype=np.float32)
+
     def _index_genres(self) -> None:
         self.genre_names = sorted({g for gs in self.genre_lists for g in gs})
         genre_index = {g: j for j, g in enumerate(self.genre_names)}
@@ -114,11 +131,14 @@ class Catalogue:
         return np.array([self.row[i] for i in map(int, item_ids) if i in self.row],
                         dtype=np.int64)
 
-    def taste(self, likes: Iterable[int], dislikes: Iterable[int] = ()) -> Taste:
-        """Someone's likes and dislikes, unknown ids dropped, each id once."""
+    def taste(self, likes: Iterable[int], dislikes: Iterable[int] = (),
+              neutral: Iterable[int] = ()) -> Taste:
+        """Someone's likes, dislikes and neutral ratings, unknown ids dropped, each id once."""
         known_likes, known_dislikes = self.known(likes), self.known(dislikes)
+        known_neutral = self.known(neutral)
         return Taste(tuple(known_likes), tuple(known_dislikes), self.rows_of(known_likes),
-                     self.rows_of(known_dislikes))
+                     self.rows_of(known_dislikes), tuple(known_neutral),
+                     self.rows_of(known_neutral))
 
     def titles_of(self, item_ids: Iterable[int]) -> list[str]:
         """Titles of the given ids (the id itself for an id this catalogue lacks)."""

@@ -26,12 +26,16 @@ class ServingConfig:
     a user it trained (the exact normal equations). ``fold_in_from``: with at least
     this many likes the exact fold-in serves instead (0: never). ``popularity_weight``:
     the weight of the popularity prior added to the normalised collaborative score
-    (negative values debias towards the long tail). ``dislike_weight``: how strongly a
-    dislike pushes its neighbours down, relative to a like pulling them up.
+    (negative values debias towards the long tail). ``cooccurrence_weight`` in [0, 1]:
+    the share of the neighbourhood score that comes from the item-item like cosines
+    published with the model (:mod:`recommender.neighbours`) rather than the factors.
+    ``dislike_weight``: how strongly a dislike pushes its neighbours down, relative to a
+    like pulling them up.
     """
 
     scorer: str = "neighbours"
     popularity_weight: float = 0.25
+    cooccurrence_weight: float = 0.0
     dislike_weight: float = 0.5
     fold_in_from: int = 0
 
@@ -41,6 +45,8 @@ class ServingConfig:
                                    f"{', '.join(SCORERS)}.")
         if self.fold_in_from < 0 or self.dislike_weight < 0:
             raise RecommenderError("fold_in_from and dislike_weight must be zero or more.")
+        if not 0 <= self.cooccurrence_weight <= 1:
+            raise RecommenderError("cooccurrence_weight must be between 0 and 1.")
 
     @classmethod
     def of_meta(cls, meta: dict | None) -> ServingConfig:

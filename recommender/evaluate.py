@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from recommender.config import ServingConfig
 from recommender.errors import DatasetNotFound
 from recommender.metrics import ranking_metrics
-from recommender.preferences import strength
+from recommender.preferences import is_dislike, is_like
 from recommender.serve import Recommender
 from recommender.train import TrainParams, fit_arrays
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 K = 10
 SEED = 42
+OURS = "spark-als"  # served as the bot serves it (the model's ServingConfig)
+EXACT = "spark-als-foldin"  # the same fit, every user folded in exactly
 MMR_DIVERSITY = 0.3
 
 # Microsoft Recommenders' published MovieLens 100K results (their benchmark notebook).
@@ -99,29 +102,28 @@ def _top_k(scores: np.ndarray, banned: np.ndarray, k: int) -> np.ndarray:
 def rank_with_model(rec: Recommender, history: Ratings, users: list[int],
                     vectors: Callable[[int, np.ndarray], np.ndarray] | None = None,
                     diversity: float = 0.0) -> dict[int, list[int]]:
-    """Top-K item ids per user, folding in each user's ``history`` ratings.
+    """Top-K item ids per user, served from each user's ``history`` as the bot serves it.
 
-    ``vectors`` overrides the fold-in (used to score with Spark's own user factors).
+    Each rating is a like, neutral or dislike by the one rule
+    (:mod:`recommender.preferences`) and goes through ``Recommender.recommend`` with
+    the model's serving config; rated items never come back. ``vectors`` instead scores
+    with a given user vector (Spark's own user factors, for comparison).
     """
     groups = _by_user(history)
     out: dict[int, list[int]] = {}
-    unscored = ~rec.has_factors
     for user in users:
         idx = groups.get(user, np.array([], dtype=np.int64))
-        rows = rec.rows_of(history.items[idx])
+        items, ratings = history.items[idx], history.ratings[idx]
         if vectors is not None:
-            x = vectors(user, idx)
-        else:
-            x = rec.fold_in(history.items[idx], strength(rec.scheme, history.ratings[idx]))
-        banned = unscored.copy()
-        banned[rows] = True
-        if diversity > 0:
-            scores = rec.scores(x).astype(np.float64)
-            pool = _top_k(scores, banned, 5 * K)
-            picked = rec.mmr(pool, scores / max(scores[pool].max(), 1e-12), K, diversity)
-        else:
-            picked = _top_k(rec.scores(x), banned, K)
-        out[user] = rec.ids[picked].tolist()
+            banned = ~rec.has_factors
+            banned[rec.rows_of(items)] = True
+            out[user] = rec.ids[_top_k(rec.scores(vectors(user, idx)), banned, K)].tolist()
+            continue
+        like, dislike = is_like(ratings), is_dislike(ratings)
+        picks = rec.recommend(items[like].tolist(), items[dislike].tolist(), n=K,
+                              exclude=items.tolist(), neutral=items[~like & ~dislike].tolist(),
+                              diversity=diversity)
+        out[user] = [r.item_id for r in picks]
     return out
 
 
@@ -160,14 +162,26 @@ def _line(protocol: str, dataset: str, model: str, metrics: dict, **extra) -> di
             **extra}
 
 
-def model_from_fit(fit, params: TrainParams) -> Recommender:
-    """A servable model straight from a Spark fit (evaluation and tuning use it)."""
-    return Recommender.from_arrays(fit.item_ids, fit.item_factors, asdict(params))
+def model_from_fit(fit, params: TrainParams, train: Ratings,
+                   serving: ServingConfig | None = None) -> Recommender:
+    """A servable model straight from a Spark fit on ``train`` (evaluation and tuning),
+    with the popularity and like neighbours a published model would have."""
+    ids, counts = np.unique(train.items, return_counts=True)
+    pos = np.clip(np.searchsorted(ids, fit.item_ids), 0, max(len(ids) - 1, 0))
+    popularity = np.where(ids[pos] == fit.item_ids, counts[pos], 0) if len(ids) else \
+        np.zeros(len(fit.item_ids))
+    return Recommender.from_arrays(fit.item_ids, fit.item_factors, asdict(params),
+                                   popularity=popularity, serving=serving,
+                                   neighbours=fit.neighbours)
 
 
 def recommenders_protocol(spark: SparkSession, data: Ratings, params: TrainParams,
-                          dataset: str, say=print) -> Iterator[dict]:
-    """75/25 split stratified by item (seed 42); every test rating is relevant."""
+                          dataset: str, say=print,
+                          serving: ServingConfig | None = None) -> Iterator[dict]:
+    """75/25 split stratified by item (seed 42); every test rating is relevant.
+
+    Ours is served with ``serving`` (default ``ServingConfig()``), as the bot would; the
+    exact fold-in of the same fit stands beside it."""
     train_mask = stratified_split(data.items, 0.75, SEED)
     train, test = data.subset(train_mask), data.subset(~train_mask)
     relevant = relevant_sets(test)
@@ -176,16 +190,22 @@ def recommenders_protocol(spark: SparkSession, data: Ratings, params: TrainParam
         f"{len(users):,} test users")
     started = time.monotonic()
     fit = fit_arrays(spark, train.users, train.items, train.ratings, params)
-    rec = model_from_fit(fit, params)
+    serving = serving or ServingConfig()
+    rec = model_from_fit(fit, params, train, serving)
     ranked = rank_with_model(rec, train, users)
     sizes = {"train_ratings": len(train), "test_ratings": len(test)}
-    yield _line("recommenders", dataset, "spark-als-foldin", ranking_metrics(ranked, relevant),
-                params=asdict(params), ils=round(intra_list_similarity(rec, ranked), 4),
+    yield _line("recommenders", dataset, OURS, ranking_metrics(ranked, relevant),
+                params=asdict(params), serving=serving.to_dict(),
+                ils=round(intra_list_similarity(rec, ranked), 4),
                 seconds=round(time.monotonic() - started, 1), **sizes)
     diverse = rank_with_model(rec, train, users, diversity=MMR_DIVERSITY)
-    yield _line("recommenders", dataset, f"spark-als-foldin+mmr{MMR_DIVERSITY}",
+    yield _line("recommenders", dataset, f"{OURS}+mmr{MMR_DIVERSITY}",
                 ranking_metrics(diverse, relevant), params=asdict(params),
                 ils=round(intra_list_similarity(rec, diverse), 4), **sizes)
+    exact = model_from_fit(fit, params, train, ServingConfig(scorer="fold-in"))
+    folded = rank_with_model(exact, train, users)
+    yield _line("recommenders", dataset, EXACT, ranking_metrics(folded, relevant),
+                params=asdict(params), ils=round(intra_list_similarity(rec, folded), 4), **sizes)
     popular = rank_by_popularity(train, train, users)
     yield _line("recommenders", dataset, "popularity", ranking_metrics(popular, relevant),
                 ils=round(intra_list_similarity(rec, popular), 4), **sizes)
@@ -208,8 +228,9 @@ def cold_start_split(data: Ratings, held_share: float = 0.2, fold_share: float =
 
 
 def cold_start_protocol(spark: SparkSession, data: Ratings, params: TrainParams,
-                        dataset: str, say=print) -> Iterator[dict]:
-    """Users never seen in training get their first 80% folded in; the rest is scored."""
+                        dataset: str, say=print,
+                        serving: ServingConfig | None = None) -> Iterator[dict]:
+    """Users never seen in training tell their first 80%; the rest is scored."""
     kept, fold, target = cold_start_split(data)
     train, history, test = data.subset(kept), data.subset(fold), data.subset(target)
     relevant = relevant_sets(test)
@@ -220,17 +241,22 @@ def cold_start_protocol(spark: SparkSession, data: Ratings, params: TrainParams,
              "test_ratings": len(test)}
     started = time.monotonic()
     fit = fit_arrays(spark, train.users, train.items, train.ratings, params)
-    rec = model_from_fit(fit, params)
+    serving = serving or ServingConfig()
+    rec = model_from_fit(fit, params, train, serving)
     ranked = rank_with_model(rec, history, users)
-    yield _line("cold-start", dataset, "spark-als-foldin", ranking_metrics(ranked, relevant),
-                params=asdict(params), seconds=round(time.monotonic() - started, 1), **sizes)
+    yield _line("cold-start", dataset, OURS, ranking_metrics(ranked, relevant),
+                params=asdict(params), serving=serving.to_dict(),
+                seconds=round(time.monotonic() - started, 1), **sizes)
+    exact = model_from_fit(fit, params, train, ServingConfig(scorer="fold-in"))
+    yield _line("cold-start", dataset, EXACT,
+                ranking_metrics(rank_with_model(exact, history, users), relevant), **sizes)
     popular = rank_by_popularity(train, history, users)
     yield _line("cold-start", dataset, "popularity", ranking_metrics(popular, relevant), **sizes)
 
     # The same users, trained normally: their 80% is in Spark's training data.
     both = data.subset(kept | fold)
-    fit_all = fit_arrays(spark, both.users, both.items, both.ratings, params)
-    rec_all = model_from_fit(fit_all, params)
+    fit_all = fit_arrays(spark, both.users, both.items, both.ratings, params, neighbours=False)
+    rec_all = model_from_fit(fit_all, params, both)
     user_row = {int(u): r for r, u in enumerate(fit_all.user_ids)}
 
     def spark_vector(user: int, _idx: np.ndarray) -> np.ndarray:
@@ -272,15 +298,16 @@ def write_results(lines: list[dict], folder: Path, protocol: str) -> Path:
     return path
 
 
-SHORT_NAMES = {"spark-als-foldin": "Spark ALS\nfold-in", "popularity": "popularity",
+SHORT_NAMES = {"spark-als-foldin": "Spark ALS\nexact fold-in", "spark-als": "Spark ALS\n(ours)",
+               "popularity": "popularity",
                "spark-als-trained-users": "Spark ALS\ntrained users",
-               "spark-als-neighbours": "Spark ALS\nneighbours", "item-cosine": "item-\ncosine",
+               "item-cosine": "item-\ncosine",
                "ease": "EASE"}
 
 
 def _short(model: str) -> str:
-    if model.startswith("spark-als-foldin+mmr"):
-        return f"fold-in\n+MMR {model.removeprefix('spark-als-foldin+mmr')}"
+    if model.startswith("spark-als+mmr"):
+        return f"ours\n+MMR {model.removeprefix('spark-als+mmr')}"
     return SHORT_NAMES.get(model, model)
 
 

@@ -9,23 +9,26 @@ by nDCG@10, recall@10 and hit@10, plus catalogue coverage over every list, novel
 novel) and intra-list diversity (mean pairwise 1 - cosine of the picks' rating vectors).
 
 Every knob, ours and the baselines', is chosen on *validation* users (a second
-held-out group) with a model fitted without them; the test users choose nothing. Then
-everything is refitted on all non-test users and scored on the test users. Ours is
-served exactly as the bot serves it (``Recommender.recommend``).
+held-out group, drawn with the test users from the same seed) with a model fitted
+without them; the test users choose nothing. The baselines are tuned here; ours is
+served with the model's recorded ``ServingConfig``, which ``tune --objective new-user``
+chose on the same validation users. Then everything is refitted on all non-test users
+and scored on the test users. Ours is served exactly as the bot serves it
+(``Recommender.recommend``), so the figure is the bot's.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from recommender.baselines import BASELINES, Interactions, Ranker
 from recommender.config import ServingConfig
-from recommender.evaluate import K, Ratings, _by_user, _line
+from recommender.evaluate import K, Ratings, _by_user, _line, model_from_fit
 from recommender.metrics import user_metrics
 from recommender.preferences import is_like
 from recommender.serve import Recommender
@@ -39,11 +42,11 @@ VARIANTS = ("given", "random")
 TUNE_LIKES = 5  # validation chooses knobs at this many likes, both variants averaged
 DEFAULT_USERS = 150
 DEFAULT_SEED = 42
-OURS = "spark-als-neighbours"
+OURS = "spark-als"  # as in the other protocols: served as the bot serves it
 EXACT = "spark-als-foldin"
-# Ours is tuned over these serving knobs (the ALS fit itself is `tune --objective new-user`).
-SERVING_GRID = [{"popularity_weight": w, "fold_in_from": f}
-                for w in (0.0, 0.1, 0.25, 0.5, 1.0) for f in (0, 20)]
+# `tune --objective new-user` tries these serving knobs on every ALS fit.
+SERVING_GRID = [{"popularity_weight": w, "cooccurrence_weight": c}
+                for w in (0.0, 0.1, 0.25, 0.5) for c in (0.0, 0.5, 0.8)]
 
 
 @dataclass(frozen=True)
@@ -136,13 +139,6 @@ def score(rank: Ranker, group: Sequence[Case]) -> tuple[dict[str, float], list[l
     return {name: value / n for name, value in totals.items()}, lists
 
 
-def popularity_counts(train: Ratings, item_ids: np.ndarray) -> np.ndarray:
-    """Number of training ratings of each of ``item_ids`` (the artifact's popularity)."""
-    ids, counts = np.unique(train.items, return_counts=True)
-    pos = np.clip(np.searchsorted(ids, item_ids), 0, len(ids) - 1)
-    return np.where(ids[pos] == item_ids, counts[pos], 0)
-
-
 def model_ranker(rec: Recommender) -> Ranker:
     """Ours, exactly as the bot serves it."""
     def rank(told: np.ndarray, n: int) -> list[int]:
@@ -154,11 +150,9 @@ def fitted(spark: SparkSession, train: Ratings, params: TrainParams
            ) -> Callable[[ServingConfig], Recommender]:
     """Fit Spark ALS once; return a maker of served models for any serving config."""
     fit = fit_arrays(spark, train.users, train.items, train.ratings, params)
-    popularity = popularity_counts(train, fit.item_ids)
 
     def make(serving: ServingConfig) -> Recommender:
-        return Recommender.from_arrays(fit.item_ids, fit.item_factors, asdict(params),
-                                       popularity=popularity, serving=serving)
+        return model_from_fit(fit, params, train, serving)
     return make
 
 
@@ -190,14 +184,9 @@ class Chosen:
     validation: dict[str, float]
 
 
-def tune_on_validation(spark: SparkSession, fit_part: Ratings, liked: dict[int, np.ndarray],
-                       params: TrainParams, seed: int, base: ServingConfig) -> Chosen:
-    make = fitted(spark, fit_part, params)
+def tune_baselines(fit_part: Ratings, liked: dict[int, np.ndarray], seed: int) -> Chosen:
+    """Each baseline's knobs, chosen on the validation users' likes."""
     chosen = Chosen({}, {})
-    ours = [(grid, lambda g=grid: model_ranker(make(replace(base, **g))))
-            for grid in SERVING_GRID]
-    knobs, value = choose(ours, liked, seed)
-    chosen.knobs[OURS], chosen.validation[OURS] = knobs or {}, value
     for name, (builder, grid) in BASELINES.items():
         knobs, value = choose([(g, lambda g=g, b=builder: b(fit_part, **g)) for g in grid],
                               liked, seed)
@@ -217,13 +206,14 @@ def new_user_protocol(spark: SparkSession, data: Ratings, params: TrainParams, d
     say(f"new-user protocol: {len(test_users)} test and {len(validation_users)} validation "
         f"users held out; {len(train):,} training ratings")
     started = time.monotonic()
-    chosen = tune_on_validation(spark, fit_part, likes_in_order(data, validation_users),
-                                params, seed, base)
-    say(f"  knobs chosen on validation in {time.monotonic() - started:.0f} s: {chosen.knobs}")
+    chosen = tune_baselines(fit_part, likes_in_order(data, validation_users), seed)
+    chosen.knobs[OURS] = base.to_dict()  # chosen on these validation users by `tune`
+    say(f"  baselines' knobs chosen on validation in {time.monotonic() - started:.0f} s: "
+        f"{chosen.knobs}")
 
     make = fitted(spark, train, params)
     rankers: dict[str, Ranker] = {
-        OURS: model_ranker(make(replace(base, **chosen.knobs[OURS]))),
+        OURS: model_ranker(make(base)),
         EXACT: model_ranker(make(ServingConfig(scorer="fold-in"))),
     }
     for name, (builder, _grid) in BASELINES.items():
@@ -241,10 +231,14 @@ def new_user_protocol(spark: SparkSession, data: Ratings, params: TrainParams, d
                              {**metrics, **catalogue.beyond_accuracy(lists)},
                              variant=variant, likes=k, users=len(group),
                              knobs=chosen.knobs.get(name, {}),
-                             validation=round(chosen.validation.get(name, float("nan")), 4))
+                             validation=_rounded(chosen.validation.get(name)))
                 results.append(line)
                 yield line
     yield summary(results, dataset, params, seconds=time.monotonic() - started)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def summary(lines: list[dict], dataset: str, params: TrainParams, seconds: float) -> dict:

@@ -263,7 +263,8 @@ class FoldInScorer(FactorScorer):
                  scheme: str) -> None:
         super().__init__(catalogue)
         self.alpha, self.reg_param = alpha, reg_param
-        self.like_strength = float(strength(scheme, np.array([5.0]))[0])
+        self.like_strength, self.neutral_strength = map(
+            float, strength(scheme, np.array([5.0, 3.0])))
         y = catalogue.factors[catalogue.has_factors].astype(np.float64)
         self.yty = y.T @ y  # once per model: every fold-in's shared term
 
@@ -293,10 +294,13 @@ class FoldInScorer(FactorScorer):
             x = np.linalg.solve(a, b)
         return _FoldIn(self.catalogue, x, a, weights, rows)
 
-    def solve_likes(self, likes: Sequence[int], dislikes: Sequence[int]) -> _FoldIn:
-        """:meth:`solve` for likes (the strength of a 5) and dislikes (its opposite)."""
-        ids = list(likes) + list(dislikes)
-        values = [self.like_strength] * len(likes) + [-abs(self.like_strength)] * len(dislikes)
+    def solve_likes(self, likes: Sequence[int], dislikes: Sequence[int],
+                    neutral: Sequence[int] = ()) -> _FoldIn:
+        """:meth:`solve` for likes (the strength of a 5), dislikes (its opposite) and
+        neutral ratings (the strength of a 3)."""
+        ids = list(likes) + list(dislikes) + list(neutral)
+        values = ([self.like_strength] * len(likes) + [-abs(self.like_strength)] * len(dislikes)
+                  + [self.neutral_strength] * len(neutral))
         return self.solve(ids, values)
 
     def scores(self, user_vector: np.ndarray) -> np.ndarray:
@@ -304,7 +308,7 @@ class FoldInScorer(FactorScorer):
         return self.catalogue.factors @ user_vector.astype(np.float32)
 
     def prepare(self, taste: Taste) -> _FoldIn | None:
-        solved = self.solve_likes(taste.likes, taste.dislikes)
+        solved = self.solve_likes(taste.likes, taste.dislikes, taste.neutral)
         return solved if np.any(solved.x) else None
 
 
@@ -312,38 +316,60 @@ class FoldInScorer(FactorScorer):
 
 
 class _Neighbours:
-    """The weighted sum v = Σ_i w_i·y_i of one request's rated items."""
+    """One request's rated items: v = Σ_i w_i·y_i, and c = Σ_i w_i·S_i over the like
+    cosines S (when the model publishes them and the config blends them in)."""
 
     def __init__(self, scorer: NeighbourScorer, rows: np.ndarray, weights: np.ndarray) -> None:
         self.scorer, self.rows, self.weights = scorer, rows, weights
         factors = scorer.catalogue.factors
         self.vector = (weights @ factors[rows].astype(np.float64)).astype(np.float32)
+        self.blend = scorer.cooccurrence_weight if scorer.cosines is not None else 0.0
+        self.linked = (scorer.cosines[rows].T @ weights if self.blend > 0
+                       else None)  # c_j for every row
+
+    def any(self) -> bool:
+        return bool(np.any(self.vector)) or (self.linked is not None
+                                             and bool(np.any(self.linked)))
 
     def finish(self, raw: np.ndarray) -> Scores:
         # Items without factors score exactly 0, so the largest |score| over every row is
         # the largest over the items with factors.
-        scale = float(max(raw.max(), -raw.min()))
         values = np.asarray(raw, dtype=np.float64)
-        if scale > 0:
-            values /= scale
+        scale = float(max(values.max(), -values.min()))
+        factor_part = (1.0 - self.blend) / scale if scale > 0 else 0.0
+        values *= factor_part
+        link_part = 0.0
+        if self.linked is not None:
+            top = float(np.abs(self.linked).max())
+            link_part = self.blend / top if top > 0 else 0.0
+            values += link_part * self.linked
         values += self.scorer.prior
         y = self.scorer.catalogue.factors
+        cosines = self.scorer.cosines
 
         def share_matrix(rows: np.ndarray) -> np.ndarray:
             sims = y[rows].astype(np.float64) @ y[self.rows].astype(np.float64).T
-            return sims * self.weights / (scale if scale > 0 else 1.0)
+            shares = sims * (self.weights * factor_part)
+            if link_part:
+                linked = cosines[self.rows][:, rows].toarray().T.astype(np.float64)
+                shares += linked * (self.weights * link_part)
+            return shares
 
         return Scores(values, "collaborative", self.scorer.catalogue.ids[self.rows],
                       share_matrix, prior=self.scorer.prior)
 
 
 class NeighbourScorer(FactorScorer):
-    """Item-based neighbours over the ALS factors, plus a popularity prior."""
+    """Item-based neighbours over the ALS factors (blended with the published like
+    cosines when there are any), plus a popularity prior."""
 
     def __init__(self, catalogue: Catalogue, popularity_weight: float,
-                 dislike_weight: float) -> None:
+                 dislike_weight: float, cooccurrence_weight: float = 0.0,
+                 neutral_weight: float = 0.5) -> None:
         super().__init__(catalogue)
         self.popularity_weight, self.dislike_weight = popularity_weight, dislike_weight
+        self.cooccurrence_weight, self.neutral_weight = cooccurrence_weight, neutral_weight
+        self.cosines = catalogue.like_neighbours
         most = catalogue.popularity.max(initial=0.0)
         relative = catalogue.popularity / most if most > 0 else np.zeros(len(catalogue))
         self.prior = popularity_weight * relative  # β·p_j, once per model
@@ -353,14 +379,15 @@ class NeighbourScorer(FactorScorer):
         likes = taste.like_rows[has[taste.like_rows]]
         if len(likes) == 0:  # dislikes alone say what not to watch, not what to
             return None
+        neutral = taste.neutral_rows[has[taste.neutral_rows]]
         dislikes = taste.dislike_rows[has[taste.dislike_rows]]
         if self.dislike_weight == 0:
             dislikes = dislikes[:0]
-        rows = np.concatenate([likes, dislikes])
-        weights = np.concatenate([np.ones(len(likes)),
+        rows = np.concatenate([likes, neutral, dislikes])
+        weights = np.concatenate([np.ones(len(likes)), np.full(len(neutral), self.neutral_weight),
                                   np.full(len(dislikes), -self.dislike_weight)])
         found = _Neighbours(self, rows, weights)
-        return found if np.any(found.vector) else None  # likes cancelled by dislikes
+        return found if found.any() else None  # likes cancelled by dislikes
 
 
 # ----- content and popularity -----------------------------------------------------------
@@ -437,8 +464,12 @@ class ServingRule:
         self.fold_in = FoldInScorer(catalogue, float(params.get("alpha", 1.0)),
                                     float(params.get("reg_param", 0.1)),
                                     str(params.get("scheme", "raw")))
-        self.neighbours = NeighbourScorer(catalogue, config.popularity_weight,
-                                          config.dislike_weight)
+        scheme = str(params.get("scheme", "raw"))
+        like, neutral = strength(scheme, np.array([5.0, 3.0]))
+        self.neighbours = NeighbourScorer(
+            catalogue, config.popularity_weight, config.dislike_weight,
+            config.cooccurrence_weight,
+            neutral_weight=float(np.clip(neutral / like, 0.0, 1.0)) if like > 0 else 0.0)
         self.content = ContentScorer(catalogue)
         self.popularity = PopularityScorer(catalogue)
 

@@ -27,6 +27,7 @@ from recommender.catalogue import PRIOR_IMDB_VOTES, PRIOR_RATINGS, Catalogue, Ta
 from recommender.config import ServingConfig
 from recommender.errors import ModelError
 from recommender.group import FOR_WHOM_MARGIN, GROUP_BECAUSE, MISERY_WEIGHT
+from recommender.neighbours import Neighbours
 from recommender.scorers import CONTENT_WEIGHT, Scores, ServingRule, with_content
 
 __all__ = ["CONTENT_WEIGHT", "FOR_WHOM_MARGIN", "GROUP_BECAUSE", "MISERY_WEIGHT",
@@ -73,7 +74,8 @@ class Recommender:
     def __init__(self, *, item_ids: np.ndarray, item_factors: np.ndarray,
                  popularity: np.ndarray, mean_rating: np.ndarray, items: Sequence[dict],
                  params: dict, version: str = "in-memory", meta: dict | None = None,
-                 serving: ServingConfig | None = None) -> None:
+                 serving: ServingConfig | None = None,
+                 neighbours: Neighbours | None = None) -> None:
         self.version = version
         self.meta = dict(meta or {})  # model.json: trained_at, counts, metrics
         self.params = dict(params)
@@ -81,7 +83,8 @@ class Recommender:
         self.reg_param = float(params.get("reg_param", 0.1))
         self.scheme = str(params.get("scheme", "raw"))
         self.serving = serving or ServingConfig.of_meta(self.meta)
-        self.catalogue = Catalogue(item_ids, item_factors, popularity, mean_rating, items)
+        self.catalogue = Catalogue(item_ids, item_factors, popularity, mean_rating, items,
+                                   neighbours)
         self.rule = ServingRule(self.catalogue, self.params, self.serving)
         self.like_strength = self.rule.fold_in.like_strength
         self.yty = self.rule.fold_in.yty
@@ -109,14 +112,15 @@ class Recommender:
     def from_arrays(cls, item_ids: np.ndarray, item_factors: np.ndarray, params: dict,
                     items: Sequence[dict] = (), popularity: np.ndarray | None = None,
                     mean_rating: np.ndarray | None = None,
-                    serving: ServingConfig | None = None) -> Recommender:
+                    serving: ServingConfig | None = None,
+                    neighbours: Neighbours | None = None) -> Recommender:
         """A model straight from training output (evaluation uses this)."""
         n = len(item_ids)
         return cls(item_ids=np.asarray(item_ids, dtype=np.int64),
                    item_factors=np.asarray(item_factors, dtype=np.float32),
                    popularity=np.zeros(n) if popularity is None else popularity,
                    mean_rating=np.full(n, np.nan) if mean_rating is None else mean_rating,
-                   items=items, params=params, serving=serving)
+                   items=items, params=params, serving=serving, neighbours=neighbours)
 
     # ----- the catalogue and the fold-in ------------------------------------------------
 
@@ -167,8 +171,9 @@ class Recommender:
                   exclude: Iterable[int] = (), kind: str | None = None,
                   genres: Sequence[str] = (), years: tuple[int, int] | None = None,
                   min_imdb_rating: float | None = None, *,
-                  diversity: float = 0.0) -> list[Recommendation]:
-        """Top ``n`` items for someone who liked ``likes`` and disliked ``dislikes``.
+                  diversity: float = 0.0, neutral: Sequence[int] = ()) -> list[Recommendation]:
+        """Top ``n`` items for someone who liked ``likes`` and disliked ``dislikes``
+        (and rated ``neutral`` in between: weak interest, by the one rating rule).
 
         Filters are exact: ``kind`` ("movie"/"tv"), every genre in ``genres``,
         ``years`` inclusive, ``min_imdb_rating`` (items without one are dropped).
@@ -177,9 +182,10 @@ class Recommender:
         """
         if n <= 0:
             return []
-        taste = self.catalogue.taste(likes, dislikes)
+        taste = self.catalogue.taste(likes, dislikes, neutral)
         allowed = self.catalogue.allowed(kind, genres, years, min_imdb_rating)
-        for rows in (taste.like_rows, taste.dislike_rows, self.rows_of(exclude)):
+        for rows in (taste.like_rows, taste.dislike_rows, taste.neutral_rows,
+                     self.rows_of(exclude)):
             allowed[rows] = False
         scores = self._serve(taste, allowed)
         pool = ranker.top_n(scores.values, allowed, max(10 * n, 50) if diversity > 0 else n,
@@ -215,7 +221,7 @@ class Recommender:
                 for c in group.recommend_group(self.rule, tastes, allowed, unseen, n)]
 
     def explain(self, likes: Sequence[int], dislikes: Sequence[int],
-                item_id: int) -> Recommendation | None:
+                item_id: int, neutral: Sequence[int] = ()) -> Recommendation | None:
         """How ``item_id`` scores for this taste, with its reasons (None if unknown).
 
         A collaborative ``score`` is relative to the best of every item with factors
@@ -223,7 +229,7 @@ class Recommender:
         """
         if int(item_id) not in self.catalogue.row:
             return None
-        taste = self.catalogue.taste(likes, dislikes)
+        taste = self.catalogue.taste(likes, dislikes, neutral)
         r = self.catalogue.row[int(item_id)]
         rows = np.array([r])
         collaborative, relative = self.rule.single(taste)

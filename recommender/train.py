@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from recommender.artifacts import write_artifact
+from recommender.config import ServingConfig
 from recommender.errors import DatasetNotFound
-from recommender.preferences import SCHEMES, spark_strength
+from recommender.neighbours import Neighbours, like_cosine
+from recommender.preferences import LIKED_AT_LEAST, SCHEMES, spark_strength, strength
 from recommender.settings import Settings
 
 if TYPE_CHECKING:
@@ -66,13 +68,14 @@ class TrainParams:
 
 @dataclass
 class AlsFit:
-    """Factors straight from Spark, rows sorted by id."""
+    """Factors straight from Spark, rows sorted by id, and the like neighbours."""
 
     item_ids: np.ndarray
     item_factors: np.ndarray
     user_ids: np.ndarray
     user_factors: np.ndarray
     seconds: float
+    neighbours: Neighbours | None = None
 
 
 def _factors(frame: DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -82,8 +85,9 @@ def _factors(frame: DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return ids, factors.reshape(len(rows), -1)
 
 
-def fit_als(ratings: DataFrame, params: TrainParams) -> AlsFit:
-    """Fit Spark's implicit ALS on a frame of ``user_id, item_id, rating``."""
+def fit_als(ratings: DataFrame, params: TrainParams, neighbours: bool = True) -> AlsFit:
+    """Fit Spark's implicit ALS on a frame of ``user_id, item_id, rating`` (or ``pref``),
+    and (``neighbours``) each item's nearest items by like cosine."""
     from pyspark.ml.recommendation import ALS
     from pyspark.sql import functions as F
 
@@ -97,12 +101,18 @@ def fit_als(ratings: DataFrame, params: TrainParams) -> AlsFit:
     model = als.fit(prefs)
     item_ids, item_factors = _factors(model.itemFactors)
     user_ids, user_factors = _factors(model.userFactors)
+    found = None
+    if neighbours:
+        # A like is what the one rule calls a like: at least the strength of LIKED_AT_LEAST.
+        like = float(strength(params.scheme, np.array([LIKED_AT_LEAST]))[0])
+        likes = prefs.where(F.col("pref") >= F.lit(like)).select("user_id", "item_id")
+        found = Neighbours.from_triples(*like_cosine(likes.distinct()), item_ids=item_ids)
     return AlsFit(item_ids, item_factors, user_ids, user_factors,
-                  round(time.monotonic() - started, 2))
+                  round(time.monotonic() - started, 2), found)
 
 
 def fit_arrays(spark: SparkSession, users: np.ndarray, items: np.ndarray,
-               ratings: np.ndarray, params: TrainParams) -> AlsFit:
+               ratings: np.ndarray, params: TrainParams, neighbours: bool = True) -> AlsFit:
     """``fit_als`` on numpy arrays (evaluation splits), passed to Spark through Parquet."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -113,7 +123,7 @@ def fit_arrays(spark: SparkSession, users: np.ndarray, items: np.ndarray,
     with tempfile.TemporaryDirectory(prefix="als-split-") as tmp:
         path = f"{tmp}/ratings.parquet"
         pq.write_table(table, path)
-        return fit_als(spark.read.parquet(path), params)
+        return fit_als(spark.read.parquet(path), params, neighbours)
 
 
 def bot_ratings(db_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -151,8 +161,6 @@ def bot_preferences(db_path: Path, params: TrainParams) -> tuple[np.ndarray, np.
     :mod:`recommender.preferences` says; under another scheme a dislike means what that
     scheme makes of its stars.
     """
-    from recommender.preferences import strength
-
     users, items, ratings, _times = bot_ratings(db_path)
     return users, items, strength(params.scheme, ratings)
 
@@ -166,9 +174,10 @@ def data_fingerprint(processed_dir: Path) -> str:
 
 
 def train(spark: SparkSession, settings: Settings, params: TrainParams = TrainParams(),
-          say=print, publish: bool = True) -> Path:
+          say=print, publish: bool = True, serving: ServingConfig | None = None) -> Path:
     """Fit ALS on ``data/processed/ratings`` plus the bot's ratings; write ``models/<version>``
-    and, when ``publish`` is true, point ``models/current`` at it."""
+    and, when ``publish`` is true, point ``models/current`` at it. ``serving`` is recorded
+    in ``model.json`` as the way to serve it (default: ``ServingConfig()``)."""
     import pyspark
     from pyspark.sql import functions as F
 
@@ -212,6 +221,7 @@ def train(spark: SparkSession, settings: Settings, params: TrainParams = TrainPa
     meta = {
         "algorithm": "spark-als-implicit",
         "params": asdict(params),
+        "serving": (serving or ServingConfig()).to_dict(),
         "seed": SEED,
         "counts": {"ratings": n_ratings, "users": n_users, "bot_ratings": len(bot_users),
                    "bot_users": len(set(bot_users.tolist())),
@@ -227,7 +237,8 @@ def train(spark: SparkSession, settings: Settings, params: TrainParams = TrainPa
     }
     folder = write_artifact(settings.models_dir, item_ids=fit.item_ids,
                             item_factors=fit.item_factors, popularity=popularity,
-                            mean_rating=mean_rating, items=items, meta=meta, publish=publish)
+                            mean_rating=mean_rating, items=items, meta=meta, publish=publish,
+                            neighbours=fit.neighbours)
     say(f"Model {folder.name} {'published' if publish else 'written'} in {folder} "
         f"({seconds:.1f} s).")
     return folder

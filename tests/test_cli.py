@@ -47,13 +47,19 @@ def test_prepare_and_train_are_idempotent(tmp_path):
 
     out = run(["evaluate", "--protocol", "all"], env, tmp_path)
     lines = [json.loads(line) for line in out.splitlines()]
-    assert [(line["protocol"], line["model"]) for line in lines] == [
-        ("recommenders", "spark-als-foldin"), ("recommenders", "spark-als-foldin+mmr0.3"),
-        ("recommenders", "popularity"), ("cold-start", "spark-als-foldin"),
+    classic = [(x["protocol"], x["model"]) for x in lines if x["protocol"] != "new-user"]
+    assert classic == [
+        ("recommenders", "spark-als"), ("recommenders", "spark-als+mmr0.3"),
+        ("recommenders", "spark-als-foldin"), ("recommenders", "popularity"),
+        ("cold-start", "spark-als"), ("cold-start", "spark-als-foldin"),
         ("cold-start", "popularity"), ("cold-start", "spark-als-trained-users")]
+    new_user = [x for x in lines if x["protocol"] == "new-user"]
+    assert new_user[-1]["model"] == "summary"
+    assert {x["model"] for x in new_user[:-1]} >= {"spark-als", "spark-als-foldin",
+                                                   "popularity", "item-cosine", "ease"}
     saved = tmp_path / "models" / "current" / "evaluation" / "cold-start.jsonl"
-    assert [json.loads(x) for x in saved.read_text().splitlines()] == lines[3:]
+    assert [json.loads(x) for x in saved.read_text().splitlines()] == lines[4:8]
     meta = json.loads((tmp_path / "models" / "current" / "model.json").read_text())
-    assert set(meta["metrics"]) == {"recommenders", "cold-start"}
-    assert set(meta["metrics"]["cold-start"]) == {"spark-als-foldin", "popularity",
+    assert set(meta["metrics"]) == {"recommenders", "cold-start", "new-user"}
+    assert set(meta["metrics"]["cold-start"]) == {"spark-als", "spark-als-foldin", "popularity",
                                                   "spark-als-trained-users"}

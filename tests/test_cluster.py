@@ -298,11 +298,11 @@ def test_cluster_model_has_the_local_models_quality(cluster_run, local_run):
     # by `evaluate`, on local[2] here; both served by fold-in on the same held-out ratings.
     _, local = local_run
     by_model = {line["model"]: line for line in cluster_run.evaluation}
-    cluster = by_model["spark-als-foldin"]
+    cluster = by_model["spark-als"]
     assert cluster["test_ratings"] == local["test_ratings"]
     for metric in QUALITY_METRICS:
         assert cluster[metric] == pytest.approx(local[metric], abs=QUALITY_TOLERANCE), metric
     assert cluster["ndcg@10"] > by_model["popularity"]["ndcg@10"] + 0.1  # a real model
     # `evaluate` recorded the figures in the published model.
     meta = json.loads((cluster_run.model / "model.json").read_text())
-    assert meta["metrics"]["recommenders"]["spark-als-foldin"]["ndcg@10"] == cluster["ndcg@10"]
+    assert meta["metrics"]["recommenders"]["spark-als"]["ndcg@10"] == cluster["ndcg@10"]

@@ -128,7 +128,7 @@ def test_admin_retrain_learns_what_bot_users_like_without_a_silent_moment(bot, l
     folder = live.models_dir / outcome.version
     meta = json.loads((folder / "model.json").read_text())
     assert meta["counts"]["bot_ratings"] == 81 and meta["counts"]["bot_users"] == 41
-    gate = meta["metrics"]["recommenders"]["spark-als-foldin"]["ndcg@10"]
+    gate = meta["metrics"]["recommenders"]["spark-als"]["ndcg@10"]
     assert gate == pytest.approx(outcome.new_score) and gate > 0.4
     # Both protocols are recorded: the new-user figure is ours at 5 likes told.
     ours = meta["metrics"]["new-user"][newuser.OURS]
@@ -181,7 +181,7 @@ def test_a_training_that_runs_too_long_is_stopped(live):
 def test_the_quality_gate_keeps_a_better_current_model(live):
     current = current_dir(live.models_dir)
     meta = json.loads((current / "model.json").read_text())
-    meta["metrics"] = {"recommenders": {"spark-als-foldin": {"ndcg@10": 0.99}}}
+    meta["metrics"] = {"recommenders": {"spark-als": {"ndcg@10": 0.99}}}
     (current / "model.json").write_text(json.dumps(meta))
     env = {**os.environ, **live.to_env(), "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "jobs", "retrain"], capture_output=True,
@@ -199,7 +199,7 @@ def test_the_quality_gate_also_keeps_a_model_better_for_new_users(live):
     """The held-out figure passes; only the new-user figure rejects."""
     current = current_dir(live.models_dir)
     meta = json.loads((current / "model.json").read_text())
-    meta["metrics"] = {"recommenders": {"spark-als-foldin": {"ndcg@10": 0.1}},
+    meta["metrics"] = {"recommenders": {"spark-als": {"ndcg@10": 0.1}},
                        "new-user": {newuser.OURS: {"given@5": 0.99, "random@5": 0.97}}}
     (current / "model.json").write_text(json.dumps(meta))
     env = {**os.environ, **live.to_env(), "PYTHONPATH": str(ROOT)}

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from recommender import group, ranker
 from recommender.catalogue import Catalogue
 from recommender.config import ServingConfig
+from recommender.neighbours import Neighbours
 from recommender.scorers import (
     CONTENT_WEIGHT,
     ContentScorer,
@@ -74,6 +75,44 @@ def test_neighbours_known_answer():
     rows = np.arange(len(rec.ids))
     totals = [sum(s for _, s in line) for line in scores.shares(rows)]
     assert (np.asarray(totals) + scores.remainder(rows)).tolist() == scores.values.tolist()
+
+
+def cosines() -> Neighbours:
+    """Published like cosines: Film 1's neighbours are Film 4 (0.8) and Film 2 (0.4)."""
+    return Neighbours.from_triples(np.array([1, 1, 4]), np.array([4, 2, 1]),
+                                   np.array([0.8, 0.4, 0.8]), np.array(list(FILMS)))
+
+
+def test_neighbours_blend_in_the_published_like_cosines_known_answer():
+    rec = Recommender(item_ids=np.array(list(FILMS)),
+                      item_factors=np.array(list(FILMS.values()), dtype=np.float32),
+                      popularity=POPULARITY, mean_rating=np.full(5, 4.0, dtype=np.float32),
+                      items=ITEMS, params=PARAMS, neighbours=cosines(),
+                      serving=ServingConfig(popularity_weight=0.0, cooccurrence_weight=0.5))
+    scores = rec.rule.neighbours.score(rec.catalogue.taste([1]))
+    # Factors: y_jᵀy1 = 1, 0.5, 0, 1, 0.5 (M = 1); cosines c = 0, 0.4, 0, 0.8, 0 (top 0.8).
+    # 0.5·factors + 0.5·c/0.8 = 0.5, 0.5, 0, 1, 0.25; the TV show has neither.
+    assert scores_of(scores, rec, [1, 2, 3, 4, 5, 9]) == [0.5, 0.5, 0.0, 1.0, 0.25, 0.0]
+    assert scores.shares(np.array([rec.row[4], rec.row[2]])) == [[(1, 1.0)], [(1, 0.5)]]
+    assert [r.item_id for r in rec.recommend([1], n=2, kind="movie")] == [4, 2]
+    # Without published cosines the weight has nothing to blend: factors alone.
+    alone = model(ServingConfig(popularity_weight=0.0, cooccurrence_weight=0.5))
+    assert scores_of(alone.rule.neighbours.score(alone.catalogue.taste([1])), alone,
+                     [2, 4]) == [0.5, 1.0]
+
+
+def test_a_neutral_rating_is_weak_interest_by_the_one_rule():
+    rec = Recommender(item_ids=np.array(list(FILMS)),
+                      item_factors=np.array(list(FILMS.values()), dtype=np.float32),
+                      popularity=POPULARITY, mean_rating=np.full(5, 4.0, dtype=np.float32),
+                      items=ITEMS, params={**PARAMS, "scheme": "opinion"},
+                      serving=ServingConfig(popularity_weight=0.0))
+    scores = rec.rule.neighbours.score(rec.catalogue.taste([1], neutral=[3]))
+    # "opinion": a 3 has half a like's strength, so v = y1 + 0.5·y3 = (1, 0.5); M = 1.25.
+    assert scores_of(scores, rec, [2, 4]) == pytest.approx([0.6, 1.0])
+    [[(first, a), (second, b)]] = scores.shares(np.array([rec.row[2]]))
+    assert (first, second) == (1, 3) and (a, b) == pytest.approx((0.4, 0.2))
+    assert 3 not in [r.item_id for r in rec.recommend([1], neutral=[3], n=5)]
 
 
 def test_neighbours_recommend_with_because_and_a_tv_show_on_content():
@@ -235,16 +274,20 @@ def test_popularity_known_answer():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.sampled_from(["neighbours", "fold-in"]))
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["neighbours", "fold-in", "blend"]))
 def test_every_score_decomposes_on_random_models(seed, scorer):
     rng = np.random.default_rng(seed)
     n = 30
     items = [{"item_id": i, "genres": [str(g) for g in rng.choice(5, 2)],
               "year": int(rng.integers(1950, 2020))} for i in range(n + 5)]
+    pairs = rng.integers(0, n, (2, 120))
+    links = Neighbours.from_triples(pairs[0], pairs[1], rng.uniform(0, 1, 120), np.arange(n))
+    serving = (ServingConfig(cooccurrence_weight=0.6) if scorer == "blend"
+               else ServingConfig(scorer=scorer))
     rec = Recommender(item_ids=np.arange(n), popularity=rng.integers(0, 100, n),
                       item_factors=rng.standard_normal((n, 4)).astype(np.float32),
                       mean_rating=rng.uniform(1, 5, n), items=items, params=PARAMS,
-                      serving=ServingConfig(scorer=scorer))
+                      serving=serving, neighbours=links)
     likes = rng.choice(n + 5, 3, replace=False).tolist()
     dislikes = [i for i in rng.choice(n, 2, replace=False).tolist() if i not in likes]
     taste = rec.catalogue.taste(likes, dislikes)

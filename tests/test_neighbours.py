@@ -1,0 +1,72 @@
+"""Item-item like cosines: Spark's computation against numpy, and the artifact round trip."""
+
+import numpy as np
+import pytest
+
+from recommender.artifacts import NEIGHBOURS, read_artifact, write_artifact
+from recommender.errors import ModelError
+from recommender.neighbours import Neighbours, like_cosine
+from recommender.serve import Recommender
+
+
+def test_from_triples_orders_rows_and_drops_unknown_items():
+    found = Neighbours.from_triples(np.array([2, 1, 1, 1, 7]), np.array([1, 3, 2, 9, 1]),
+                                    np.array([0.5, 0.2, 0.9, 0.8, 0.1]), np.array([1, 2, 3]))
+    assert found.indptr.tolist() == [0, 2, 3, 3]
+    assert found.ids.tolist() == [2, 3, 1]  # item 1: most similar first; 9 and 7 unknown
+    assert found.sims.tolist() == pytest.approx([0.9, 0.2, 0.5])
+    assert found.validate() is None
+    broken = Neighbours(found.item_ids, np.array([0, 2, 1, 3]), found.ids, found.sims)
+    assert "offsets" in broken.validate()
+
+
+def published(tmp_path, neighbours):
+    return write_artifact(tmp_path, item_ids=np.array([1, 2, 3]),
+                          item_factors=np.eye(3, dtype=np.float32),
+                          popularity=np.array([3, 2, 1]), mean_rating=np.full(3, 4.0),
+                          items=[], meta={}, neighbours=neighbours)
+
+
+def test_neighbours_round_trip_through_the_artifact_and_broken_ones_are_refused(tmp_path):
+    links = Neighbours.from_triples(np.array([1, 2]), np.array([2, 1]), np.array([0.7, 0.7]),
+                                    np.array([1, 2, 3]))
+    folder = published(tmp_path, links)
+    loaded = read_artifact(folder)["neighbours"]
+    assert loaded.ids.tolist() == [2, 1] and loaded.indptr.tolist() == [0, 1, 2, 2]
+    assert Recommender.load(folder).catalogue.like_neighbours[0, 1] == pytest.approx(0.7)
+    (folder / NEIGHBOURS).write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match="neighbours"):
+        read_artifact(folder)
+    np.savez(folder / NEIGHBOURS, item_ids=np.array([1, 2, 3]), indptr=np.array([0, 1, 2, 2]),
+             ids=np.array([2, 99]), sims=np.array([0.5, 0.5], dtype=np.float32))
+    with pytest.raises(ModelError, match="not an item"):
+        read_artifact(folder)
+
+
+def test_a_model_without_neighbours_still_loads(tmp_path):
+    folder = published(tmp_path, None)
+    assert read_artifact(folder)["neighbours"] is None
+    assert Recommender.load(folder).catalogue.like_neighbours is None
+
+
+@pytest.mark.spark
+def test_spark_like_cosines_match_numpy(spark):
+    rng = np.random.default_rng(5)
+    pairs = {(int(u), int(i)) for u in range(40) for i in rng.choice(25, 8, replace=False)}
+    users, items = map(np.array, zip(*sorted(pairs), strict=True))
+    frame = spark.createDataFrame([(int(u), int(i)) for u, i in zip(users, items, strict=True)],
+                                  "user_id INT, item_id INT")
+    i, j, s = like_cosine(frame, k=5)
+    found = Neighbours.from_triples(i, j, s, np.arange(25))
+
+    matrix = np.zeros((40, 25))
+    matrix[users, items] = 1
+    gram = matrix.T @ matrix
+    norms = np.sqrt(np.diag(gram))
+    cosine = gram / np.outer(norms, norms)
+    np.fill_diagonal(cosine, -1)
+    for item in range(25):
+        row = slice(found.indptr[item], found.indptr[item + 1])
+        expected = np.lexsort((np.arange(25), -cosine[item]))[:5]
+        assert found.ids[row].tolist() == expected.tolist()
+        assert found.sims[row] == pytest.approx(cosine[item, expected], rel=1e-5)
