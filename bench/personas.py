@@ -1,9 +1,11 @@
 """Five new users, 1 to 5 likes each: their top 5 from two models, side by side.
 
-``python -m bench.personas --before DIR [--after DIR] [--markdown]``: each persona's
-likes are looked up by title and year in each model's catalogue (ML-100K titles; a
-persona whose titles are missing is skipped and said so). JSON lines by default; the
-README's persona table comes from ``--markdown``.
+``python -m bench.personas --before DIR [--before-rule fold-in] [--after DIR]
+[--markdown]``: each persona's likes are looked up by title and year in each model's
+catalogue (ML-100K titles; a persona whose titles are missing is skipped and said so).
+"Before" is served by ``--before-rule`` (default: the exact fold-in, as the bot served
+every model until the new-user work), "after" by its own recorded serving config. JSON
+lines by default; the README's persona table comes from ``--markdown``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+from recommender import artifacts
+from recommender.config import SCORERS, ServingConfig
 from recommender.serve import Recommender
 
 # (persona, [(title, year), ...]) — one to five likes, as a new user gives them.
@@ -54,10 +58,14 @@ def label(rec: Recommender) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.personas", description=__doc__)
     parser.add_argument("--before", type=Path, required=True, help="a model folder")
+    parser.add_argument("--before-rule", choices=SCORERS, default="fold-in",
+                        help="how the before model is served")
     parser.add_argument("--after", type=Path, help="a model folder (default: current)")
     parser.add_argument("--markdown", action="store_true", help="print the README table")
     args = parser.parse_args(argv)
-    before, after = Recommender.load(args.before), Recommender.load(args.after)
+    old = artifacts.read_artifact(args.before)
+    before = Recommender(**old, serving=ServingConfig(scorer=args.before_rule))
+    after = Recommender.load(args.after)
     rows = []
     for persona, likes in PERSONAS:
         old, new = picks(before, likes), picks(after, likes)

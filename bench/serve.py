@@ -2,8 +2,10 @@
 and of ``recommend_group`` for a movie night of 10 members with 20 likes each.
 
 Two catalogues: the published ``ml-100k`` model (``models/current``) and a synthetic
-one at ML-32M scale (87,000 items, rank 64). Prints one JSON object per catalogue and
-case.
+one at ML-32M scale (87,000 items, rank 64, ``NEIGHBOURS`` published like neighbours per
+item), both served with their serving rule (the default ``ServingConfig`` for the
+synthetic one). Prints one JSON object per catalogue and case, with the process's peak
+RSS after loading.
 Usage: ``python -m bench.serve [--requests 2000]``.
 """
 
@@ -18,10 +20,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse
 import json
 import platform
+import resource
 import time
 
 import numpy as np
 
+from recommender.config import ServingConfig
+from recommender.neighbours import NEIGHBOURS, Neighbours
 from recommender.serve import Recommender
 
 
@@ -34,10 +39,22 @@ def synthetic(n_items: int = 87_000, rank: int = 64, seed: int = 0) -> Recommend
     factors = (rng.standard_normal((n_items, rank)) * 0.1).astype(np.float32)
     popularity = rng.zipf(1.5, n_items).clip(max=100_000)
     mean = rng.uniform(2.5, 4.5, n_items).astype(np.float32)
+    # Neighbours lean to popular items, as like cosines do.
+    weights = popularity / popularity.sum()
+    source = np.repeat(np.arange(1, n_items + 1), NEIGHBOURS)
+    target = rng.choice(np.arange(1, n_items + 1), size=len(source), p=weights)
+    links = Neighbours.from_triples(source, target, rng.uniform(0, 1, len(source)),
+                                    np.arange(1, n_items + 1))
     return Recommender(item_ids=np.arange(1, n_items + 1), item_factors=factors,
                        popularity=popularity, mean_rating=mean, items=items,
                        params={"rank": rank, "reg_param": 0.1, "alpha": 1.0,
-                               "scheme": "binary"}, version="synthetic-87k")
+                               "scheme": "opinion"}, version="synthetic-87k",
+                       serving=ServingConfig(), neighbours=links)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def timed_ms(call, inputs: list, warm_up: int) -> np.ndarray:
@@ -69,6 +86,7 @@ def measure(rec: Recommender, requests: int, likes: int = 20, seed: int = 1) -> 
         "rank": int(rec.factors.shape[1]), "likes": likes, "n": 10, "requests": requests,
         **percentiles(ms), "mean_ms": round(float(ms.mean()), 3),
         "fold_in_p50_us": round(float(np.percentile(fold, 50)) * 1e3, 1),
+        "serving": rec.serving.to_dict(), "peak_rss_mb": peak_rss_mb(),
     }
 
 

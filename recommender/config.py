@@ -23,21 +23,25 @@ class ServingConfig:
 
     ``scorer``: "neighbours" scores item j as Σ_i w_i·y_iᵀy_j over the user's rated
     items i (a neighbourhood over the ALS item factors), "fold-in" as Spark would score
-    a user it trained (the exact normal equations). ``fold_in_from``: with at least
-    this many likes the exact fold-in serves instead (0: never). ``popularity_weight``:
+    a user it trained (the exact normal equations). ``fold_in_from``: once a user has
+    rated at least this many titles (likes, dislikes and neutral ratings) the exact
+    fold-in serves instead (0: never). ``popularity_weight``:
     the weight of the popularity prior added to the normalised collaborative score
     (negative values debias towards the long tail). ``cooccurrence_weight`` in [0, 1]:
     the share of the neighbourhood score that comes from the item-item like cosines
     published with the model (:mod:`recommender.neighbours`) rather than the factors.
     ``dislike_weight``: how strongly a dislike pushes its neighbours down, relative to a
     like pulling them up.
+
+    Defaults: the best of ``tune --objective new-user`` on ML-100K
+    (``bench/results/tuning-new-user-ml-100k.jsonl``; README, "Choosing the defaults").
     """
 
     scorer: str = "neighbours"
     popularity_weight: float = 0.25
-    cooccurrence_weight: float = 0.0
+    cooccurrence_weight: float = 0.8
     dislike_weight: float = 0.5
-    fold_in_from: int = 0
+    fold_in_from: int = 10
 
     def __post_init__(self) -> None:
         if self.scorer not in SCORERS:

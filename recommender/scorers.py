@@ -474,8 +474,10 @@ class ServingRule:
         self.popularity = PopularityScorer(catalogue)
 
     def collaborative_for(self, taste: Taste) -> FactorScorer:
-        """The collaborative scorer for this taste: fold-in from enough likes on."""
-        many = 0 < self.config.fold_in_from <= len(taste.likes)
+        """The collaborative scorer for this taste: fold-in from enough rated titles on
+        (likes, dislikes and neutral ratings all count: each is evidence it solves for)."""
+        told = len(taste.likes) + len(taste.dislikes) + len(taste.neutral)
+        many = 0 < self.config.fold_in_from <= told
         if self.config.scorer == "fold-in" or many:
             return self.fold_in
         return self.neighbours

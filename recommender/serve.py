@@ -83,8 +83,10 @@ class Recommender:
         self.reg_param = float(params.get("reg_param", 0.1))
         self.scheme = str(params.get("scheme", "raw"))
         self.serving = serving or ServingConfig.of_meta(self.meta)
+        # The like neighbours cost memory (8 bytes each): kept only when they serve.
+        uses_neighbours = self.serving.cooccurrence_weight > 0 and self.serving.scorer != "fold-in"
         self.catalogue = Catalogue(item_ids, item_factors, popularity, mean_rating, items,
-                                   neighbours)
+                                   neighbours if uses_neighbours else None)
         self.rule = ServingRule(self.catalogue, self.params, self.serving)
         self.like_strength = self.rule.fold_in.like_strength
         self.yty = self.rule.fold_in.yty

@@ -39,7 +39,8 @@ BOT_USER_ID_BASE = 1_000_000_000
 class TrainParams:
     """ALS hyperparameters and the rating-to-preference scheme.
 
-    Defaults come from the recorded search in ``bench/results/tuning-ml-100k.jsonl``
+    Defaults come from the recorded searches in ``bench/results/tuning-ml-100k.jsonl``
+    (warm users) and ``tuning-new-user-ml-100k.jsonl`` (new users; it chose the scheme)
     (README, "Choosing the defaults"). The scheme is "opinion": a rating is what
     :func:`recommender.preferences.opinion` says it is (a like a positive, a neutral
     rating weak interest, a dislike a confident negative), the rule storage, the

@@ -224,6 +224,8 @@ def test_fold_in_from_switches_rules_with_enough_likes():
     assert mixed.rule.collaborative_for(mixed.catalogue.taste([1, 2])) is mixed.rule.fold_in
     assert mixed.recommend([1], n=3) == neighbours.recommend([1], n=3)
     assert mixed.recommend([1, 2], n=3) == fold_in.recommend([1, 2], n=3)
+    # Every rated title counts: one like and one dislike are two.
+    assert mixed.rule.collaborative_for(mixed.catalogue.taste([1], [3])) is mixed.rule.fold_in
 
 
 # ----- content and popularity --------------------------------------------------------
