@@ -96,11 +96,20 @@ def fit_als(ratings: DataFrame, params: TrainParams, neighbours: bool = True) ->
     if "pref" not in ratings.columns:
         ratings = ratings.withColumn("pref", spark_strength(params.scheme, F.col("rating")))
     prefs = ratings.select("user_id", "item_id", "pref").where("pref != 0")
+    # Spark regularises a user (item) by its number of *positive* entries, so one with
+    # only negatives gets no ridge and can make the solve singular; nothing liked, nothing
+    # to learn: such users and items stay out of the fit. The items come back below with
+    # zero factors: known, rated, and never pulled up by anyone's taste.
+    rated = np.array(sorted(r["item_id"] for r in prefs.select("item_id").distinct().collect()),
+                     dtype=np.int64)
+    positive = prefs.where("pref > 0")
+    prefs = (prefs.join(positive.select("user_id").distinct(), "user_id", "left_semi")
+             .join(positive.select("item_id").distinct(), "item_id", "left_semi"))
     als = ALS(rank=params.rank, maxIter=params.max_iter, regParam=params.reg_param,
               alpha=params.alpha, implicitPrefs=True, userCol="user_id", itemCol="item_id",
               ratingCol="pref", coldStartStrategy="drop", seed=SEED)
     model = als.fit(prefs)
-    item_ids, item_factors = _factors(model.itemFactors)
+    item_ids, item_factors = _with_zero_rows(*_factors(model.itemFactors), rated)
     user_ids, user_factors = _factors(model.userFactors)
     found = None
     if neighbours:
@@ -110,6 +119,19 @@ def fit_als(ratings: DataFrame, params: TrainParams, neighbours: bool = True) ->
         found = Neighbours.from_triples(*like_cosine(likes.distinct()), item_ids=item_ids)
     return AlsFit(item_ids, item_factors, user_ids, user_factors,
                   round(time.monotonic() - started, 2), found)
+
+
+def _with_zero_rows(ids: np.ndarray, factors: np.ndarray,
+                   every: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``ids``/``factors`` plus a zero row for each id of ``every`` they lack, by id."""
+    missing = np.setdiff1d(every, ids)
+    if len(missing) == 0:
+        return ids, factors
+    all_ids = np.concatenate([ids, missing])
+    order = np.argsort(all_ids, kind="stable")
+    rank = factors.shape[1] if factors.ndim == 2 and factors.shape[1] else 0
+    zeros = np.zeros((len(missing), rank), dtype=np.float32)
+    return all_ids[order], np.concatenate([factors.reshape(len(ids), rank), zeros])[order]
 
 
 def fit_arrays(spark: SparkSession, users: np.ndarray, items: np.ndarray,

@@ -33,7 +33,7 @@ from recommender.metrics import ranking_metrics
 from recommender.train import TrainParams, fit_arrays
 
 VALIDATION_SEED = SEED + 1
-MAX_WARM_DROP = 0.01
+MAX_WARM_DROP = 0.005
 
 
 def stages(best: TrainParams) -> list[dict[str, list]]:
