@@ -95,6 +95,17 @@ def new_user_baseline(meta: dict | None) -> float | None:
     return new_user_figure(((meta or {}).get("metrics") or {}).get(NEW_USER))
 
 
+def judge(figure: str, new: float, old: float | None, max_drop: float,
+          say: Callable[[str], None]) -> str | None:
+    """Why the new ``figure`` fails the gate against the current model's, or None."""
+    against = "no earlier figure" if old is None else f"current {old:.4f}"
+    say(f"{figure[0].upper()}{figure[1:]} {new:.4f} ({against}).")
+    if old is not None and new < old - max_drop:
+        return (f"{figure} {new:.4f} is more than {max_drop:g} below the current model's "
+                f"{old:.4f}")
+    return None
+
+
 def retrain(spark: SparkSession, settings: Settings, say: Callable[[str], None]) -> dict:
     """Run the whole retraining; return the result record (``status`` published/rejected).
 
@@ -127,12 +138,9 @@ def retrain(spark: SparkSession, settings: Settings, say: Callable[[str], None])
                                        serving=serving))
     new_score = float(next(x[METRIC] for x in lines if x["model"] == OURS))
     record["new_score"] = new_score
-    against = "no earlier figure" if old_score is None else f"current {old_score:.4f}"
-    say(f"Held-out nDCG@10 {new_score:.4f} ({against}).")
-    if old_score is not None and new_score < old_score - settings.retrain_max_drop:
-        return reject(f"held-out nDCG@10 {new_score:.4f} is more than "
-                      f"{settings.retrain_max_drop:g} below the current model's "
-                      f"{old_score:.4f}")
+    problem = judge("held-out nDCG@10", new_score, old_score, settings.retrain_max_drop, say)
+    if problem:
+        return reject(problem)
 
     say("Checking how it serves users it never saw (the new-user protocol) ...")
     nu_lines = list(newuser.new_user_protocol(spark, data, params, label,
@@ -142,12 +150,10 @@ def retrain(spark: SparkSession, settings: Settings, say: Callable[[str], None])
         raise RecommenderError(f"The new-user protocol gave no figure for {newuser.OURS}; "
                                "nothing was published")
     record["new_user_score"] = new_user
-    against = "no earlier figure" if old_new_user is None else f"current {old_new_user:.4f}"
-    say(f"New-user nDCG@10 {new_user:.4f} ({against}).")
-    if old_new_user is not None and new_user < old_new_user - settings.retrain_max_drop:
-        return reject(f"new-user nDCG@10 (5 likes told) {new_user:.4f} is more than "
-                      f"{settings.retrain_max_drop:g} below the current model's "
-                      f"{old_new_user:.4f}")
+    problem = judge("new-user nDCG@10 (5 likes told)", new_user, old_new_user,
+                    settings.retrain_max_drop, say)
+    if problem:
+        return reject(problem)
 
     say("Training on all ratings ...")
     folder = train(spark, settings, params, say=lambda _m: None, publish=False,

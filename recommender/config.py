@@ -24,8 +24,8 @@ class ServingConfig:
     ``scorer``: "neighbours" scores item j as Σ_i w_i·y_iᵀy_j over the user's rated
     items i (a neighbourhood over the ALS item factors), "fold-in" as Spark would score
     a user it trained (the exact normal equations). ``fold_in_from``: once a user has
-    rated at least this many titles (likes, dislikes and neutral ratings) the exact
-    fold-in serves instead (0: never). ``popularity_weight``:
+    rated at least this many titles, not all of them likes, the exact fold-in serves
+    instead (0: never). ``popularity_weight``:
     the weight of the popularity prior added to the normalised collaborative score
     (negative values debias towards the long tail). ``cooccurrence_weight`` in [0, 1]:
     the share of the neighbourhood score that comes from the item-item like cosines
@@ -38,7 +38,7 @@ class ServingConfig:
     """
 
     scorer: str = "neighbours"
-    popularity_weight: float = 0.25
+    popularity_weight: float = 0.5
     cooccurrence_weight: float = 0.8
     dislike_weight: float = 0.5
     fold_in_from: int = 10

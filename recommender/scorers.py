@@ -474,10 +474,13 @@ class ServingRule:
         self.popularity = PopularityScorer(catalogue)
 
     def collaborative_for(self, taste: Taste) -> FactorScorer:
-        """The collaborative scorer for this taste: fold-in from enough rated titles on
-        (likes, dislikes and neutral ratings all count: each is evidence it solves for)."""
-        told = len(taste.likes) + len(taste.dislikes) + len(taste.neutral)
-        many = 0 < self.config.fold_in_from <= told
+        """The collaborative scorer for this taste: the exact fold-in once the user has
+        rated ``fold_in_from`` titles and not all of them are likes (it weighs a dislike or a
+        lukewarm rating by its confidence, where the neighbourhood only adds and subtracts
+        neighbours); the neighbours otherwise, however many likes."""
+        weighed = len(taste.dislikes) + len(taste.neutral)
+        told = len(taste.likes) + weighed
+        many = 0 < self.config.fold_in_from <= told and weighed > 0
         if self.config.scorer == "fold-in" or many:
             return self.fold_in
         return self.neighbours

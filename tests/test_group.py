@@ -9,6 +9,8 @@ the default neighbourhood rule goes through the same aggregation.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -277,11 +279,13 @@ def test_with_the_default_rule_each_fan_gets_their_films():
     assert by_id(picks)[FARGO].member_scores[0] > by_id(picks)[GODFATHER_2].member_scores[0]
 
 
-def test_members_with_many_likes_can_be_served_by_the_fold_in():
-    # fold_in_from=3: the heavy member is folded in, the light one scored by neighbours.
-    heavy, light = ([STAR_WARS, EMPIRE, JEDI], []), ([NOTTING_HILL], [])
-    mixed = small_model(ServingConfig(fold_in_from=3))
-    fold_in, neighbours = small_model(FOLD_IN), small_model()
+def test_members_with_many_ratings_can_be_served_by_the_fold_in():
+    # fold_in_from=3: the member with three rated titles, one of them a dislike, is folded
+    # in; the one with a single like is scored by neighbours.
+    heavy, light = ([STAR_WARS, EMPIRE], [NOTTING_HILL]), ([NOTTING_HILL], [])
+    plain = ServingConfig(popularity_weight=0.25, cooccurrence_weight=0.0, fold_in_from=0)
+    mixed = small_model(replace(plain, fold_in_from=3))
+    fold_in, neighbours = small_model(FOLD_IN), small_model(plain)
     picks = mixed.recommend_group([heavy, light], n=10)
     alone = {0: fold_in.recommend_group([heavy], n=10),
              1: neighbours.recommend_group([light], n=10)}

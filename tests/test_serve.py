@@ -39,7 +39,9 @@ PARAMS = {"rank": 2, "reg_param": 0.1, "alpha": 1.0, "max_iter": 10, "scheme": "
 
 
 FOLD_IN = ServingConfig(scorer="fold-in")
-NEIGHBOURS = ServingConfig()  # the default: popularity_weight 0.25, dislike_weight 0.5
+# The neighbour rule with the knobs the known answers are worked out for (not the defaults).
+NEIGHBOURS = ServingConfig(popularity_weight=0.25, dislike_weight=0.5, cooccurrence_weight=0.0,
+                           fold_in_from=0)
 
 
 def model(serving=None):
