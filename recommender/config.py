@@ -38,7 +38,7 @@ class ServingConfig:
     """
 
     scorer: str = "neighbours"
-    popularity_weight: float = 0.5
+    popularity_weight: float = 0.25
     cooccurrence_weight: float = 0.8
     dislike_weight: float = 0.5
     fold_in_from: int = 10

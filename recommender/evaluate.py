@@ -1,8 +1,10 @@
-"""Offline evaluation: the Microsoft Recommenders protocol and the bot's cold start.
+"""Offline evaluation: the Microsoft Recommenders protocol and the cold-start protocol
+(the new-user protocol lives in :mod:`recommender.newuser`).
 
-Models are trained by Spark (``fit_arrays``) and served by numpy fold-in, exactly as
-the bot serves them; the popularity baseline sits beside every result. Each result
-is one JSON object on one line.
+Models are trained by Spark (``fit_arrays``) and served by numpy exactly as the bot
+serves them (``Recommender.recommend`` with the serving config); the exact fold-in of
+the same fit and the popularity baseline sit beside every result. Each result is one
+JSON object on one line.
 """
 
 from __future__ import annotations
@@ -312,8 +314,9 @@ def _short(model: str) -> str:
 
 
 def plot_comparison(lines: list[dict], path: Path) -> Path:
-    """nDCG@10 bars: the Recommenders protocol beside the published ML-100K figures,
-    and the cold-start protocol on its own axis (its numbers are not comparable)."""
+    """nDCG@10 bars: the Recommenders protocol beside the published ML-100K figures, then
+    the new-user protocol at 5 likes (both variants) and the cold-start protocol, each on
+    its own axis (their numbers are not comparable with each other)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -328,10 +331,6 @@ def plot_comparison(lines: list[dict], path: Path) -> Path:
                      for name, value in PUBLISHED_ML100K_NDCG.items()]
         panels.append(("Recommenders protocol (75/25 per item, all test ratings relevant)",
                        ours + published))
-    cold = [(_short(x["model"]), x[metric], "#e08a2c") for x in lines
-            if x["protocol"] == "cold-start" and metric in x]
-    if cold:
-        panels.append(("Cold start: unseen users, first 80% folded in", cold))
     for variant, colour in (("given", "#3a9e5c"), ("random", "#7a5cc2")):
         new = [(_short(x["model"]), x[metric], colour) for x in lines
                if x["protocol"] == "new-user" and x.get("variant") == variant
@@ -339,10 +338,17 @@ def plot_comparison(lines: list[dict], path: Path) -> Path:
         if new:
             panels.append((f"New users, 5 likes ({variant} order)" if variant == "given"
                            else "New users, 5 likes (at random)", new))
-    widths = [len(bars) for _, bars in panels] or [1]
-    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(1.05 * sum(widths) + 2, 4.2),
-                             dpi=120, gridspec_kw={"width_ratios": widths}, squeeze=False)
-    for ax, (title, bars) in zip(axes[0], panels, strict=False):
+    cold = [(_short(x["model"]), x[metric], "#e08a2c") for x in lines
+            if x["protocol"] == "cold-start" and metric in x]
+    if cold:
+        panels.append(("Cold start: unseen users, first 80% told, the rest relevant", cold))
+    # The first panel (with the published figures) takes a row; the rest share rows of two.
+    rows = [panels[:1]] + [panels[i:i + 2] for i in range(1, len(panels), 2)] if panels else [[]]
+    fig = plt.figure(figsize=(11, 3.6 * len(rows)), dpi=120)
+    grid = fig.add_gridspec(len(rows), 2)
+    axes = [fig.add_subplot(grid[r, :]) if len(row) == 1 else fig.add_subplot(grid[r, c])
+            for r, row in enumerate(rows) for c in range(len(row))] or [fig.add_subplot(grid[0, :])]
+    for ax, (title, bars) in zip(axes, panels, strict=False):
         values = [v for _, v, _ in bars]
         drawn = ax.bar(range(len(bars)), values, color=[c for _, _, c in bars])
         for bar, value in zip(drawn, values, strict=True):
@@ -351,7 +357,8 @@ def plot_comparison(lines: list[dict], path: Path) -> Path:
         ax.set_xticks(range(len(bars)), [name for name, _, _ in bars], fontsize=7)
         ax.set_title(title, fontsize=9)
         ax.set_ylim(0, max(values) * 1.15)
-    axes[0][0].set_ylabel(f"nDCG@{K}")
+    for ax in axes:
+        ax.set_ylabel(f"nDCG@{K}", fontsize=8)
     fig.suptitle("MovieLens 100K, top 10 (grey: Microsoft Recommenders' published results)",
                  fontsize=10)
     fig.tight_layout()

@@ -8,11 +8,14 @@ share per rated item plus a remainder (a prior that belongs to no rated item):
 
 which is what ``because`` reports. The scorers:
 
-* :class:`NeighbourScorer` (the default): a neighbourhood over the ALS item factors,
-  score_j = Σ_i w_i·y_iᵀy_j / M + β·p_j, w_i = +1 for a like and -dislike_weight for a
-  dislike, M the largest |Σ_i w_i·y_iᵀy_j| over items with factors (so a user's best
-  neighbour scores about 1 whoever they are) and p_j the popularity relative to the most
-  rated item. One matrix-vector product, v = Σ_i w_i·y_i first.
+* :class:`NeighbourScorer` (the default for people who only told us likes): a
+  neighbourhood over the ALS item factors blended with the like cosines training
+  published (:mod:`recommender.neighbours`),
+  score_j = (1-b)·Σ_i w_i·y_iᵀy_j / M + b·Σ_i w_i·cos(i, j) / M′ + β·p_j, with w_i = +1
+  for a like, the scheme's neutral/like ratio for a neutral rating and -dislike_weight for
+  a dislike, M and M′ the largest absolute value of each sum (so a user's best neighbour
+  scores about 1 whoever they are), b = ``cooccurrence_weight`` and p_j the popularity
+  relative to the most rated item. One dense and one sparse matrix-vector product.
 * :class:`FoldInScorer`: the user vector Spark's implicit ALS would train for this user,
   the solution of the regularised normal equations (with c_i = alpha·|r_i| and n⁺ the
   number of positive entries; Spark scales regParam by it; YᵀY is computed once)

@@ -48,8 +48,8 @@ class TrainParams:
     """
 
     rank: int = 16
-    reg_param: float = 0.03
-    alpha: float = 1.0
+    reg_param: float = 0.1
+    alpha: float = 0.25
     max_iter: int = 15
     scheme: str = "opinion"
 
