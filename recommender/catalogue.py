@@ -12,9 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import sparse
 
-from recommender.neighbours import Neighbours
+from recommender.neighbours import LinkRows, Neighbours
 
 # Cold start: items are ranked by a damped mean rating, the mean pulled towards the
 # global mean by this many pseudo-ratings, so a film needs many good ratings to lead.
@@ -86,16 +85,11 @@ class Catalogue:
         norms = np.linalg.norm(self.factors, axis=1)
         self.unit_factors = self.factors / np.where(norms > 0, norms, 1)[:, None]
 
-    def _place_neighbours(self, found: Neighbours | None) -> sparse.csr_matrix | None:
-        """The published like cosines as a rows x rows sparse matrix (None: none)."""
+    def _place_neighbours(self, found: Neighbours | None) -> LinkRows | None:
+        """The published like cosines by catalogue row (None: none)."""
         if found is None or len(found.ids) == 0:
             return None
-        counts = np.diff(found.indptr)
-        source = np.repeat(np.searchsorted(self.ids, found.item_ids), counts)
-        target = np.searchsorted(self.ids, found.ids)
-        return sparse.csr_matrix((found.sims, (source.astype(np.int32),
-                                               target.astype(np.int32))),
-                                 shape=(len(self.ids), len(self.ids)), dtype=np.float32)
+        return LinkRows.of(found, self.ids)
 
     def _index_genres(self) -> None:
         self.genre_names = sorted({g for gs in self.genre_lists for g in gs})

@@ -42,6 +42,10 @@ class Neighbours:
         item, neighbour, sim = item[keep], neighbour[keep], sim[keep]
         order = np.lexsort((neighbour, -sim, item))
         item, neighbour, sim = item[order], neighbour[order], sim[order]
+        # A pair given twice keeps its highest similarity (Spark never repeats one).
+        _, first = np.unique(np.stack([item, neighbour], axis=1), axis=0, return_index=True)
+        keep = np.sort(first)
+        item, neighbour, sim = item[keep], neighbour[keep], sim[keep]
         counts = np.bincount(np.searchsorted(item_ids, item), minlength=len(item_ids))
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         return cls(item_ids, indptr, neighbour.astype(np.int64), sim.astype(np.float32))
@@ -57,6 +61,59 @@ class Neighbours:
         if len(self.ids) and not np.isin(self.ids, self.item_ids).all():
             return "a neighbour is not an item of the model"
         return None
+
+
+class LinkRows:
+    """The like cosines over catalogue rows, in the two shapes serving asks for.
+
+    Plain numpy CSR (columns sorted within each row): a request sums a few rows into a
+    dense vector and reads a few entries for ``because``; a general sparse library costs
+    more per call than the work itself at this size.
+    """
+
+    def __init__(self, indptr: np.ndarray, columns: np.ndarray, values: np.ndarray,
+                 size: int) -> None:
+        self.indptr, self.columns, self.values, self.size = indptr, columns, values, size
+
+    @classmethod
+    def of(cls, found: Neighbours, row_ids: np.ndarray) -> LinkRows:
+        """``found`` re-indexed by the rows of the sorted ids ``row_ids``."""
+        counts = np.zeros(len(row_ids), dtype=np.int64)
+        counts[np.searchsorted(row_ids, found.item_ids)] = np.diff(found.indptr)
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        entry_rows = np.repeat(np.arange(len(row_ids)), counts)
+        columns = np.searchsorted(row_ids, found.ids).astype(np.int32)
+        order = np.lexsort((columns, entry_rows))
+        return cls(indptr, columns[order], found.sims[order].astype(np.float32), len(row_ids))
+
+    def _entries(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of the given rows' entries, and which of ``rows`` each belongs to."""
+        starts = self.indptr[rows]
+        lengths = self.indptr[rows + 1] - starts
+        total = int(lengths.sum())
+        before = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        positions = np.repeat(starts - before, lengths) + np.arange(total)
+        return positions, np.repeat(np.arange(len(rows)), lengths)
+
+    def weighted_sum(self, rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Σ_k weights[k]·(row rows[k]) as a dense vector over every row."""
+        positions, owner = self._entries(rows)
+        return np.bincount(self.columns[positions],
+                           weights=self.values[positions] * weights[owner],
+                           minlength=self.size)
+
+    def block(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """The dense ``len(rows)`` x ``len(columns)`` block (absent entries are 0)."""
+        out = np.zeros(len(rows) * len(columns))
+        positions, owner = self._entries(rows)
+        if len(positions):
+            # Entries are sorted by (row, column), so their keys are sorted: one search.
+            keys = owner * self.size + self.columns[positions]
+            wanted = (np.arange(len(rows))[:, None] * self.size + columns[None, :]).ravel()
+            at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+            hit = keys[at] == wanted
+            out[hit] = self.values[positions[at[hit]]]
+        return out.reshape(len(rows), len(columns))
 
 
 def like_cosine(likes: DataFrame, k: int = NEIGHBOURS, user_cap: int = USER_CAP

@@ -327,7 +327,7 @@ class _Neighbours:
         factors = scorer.catalogue.factors
         self.vector = (weights @ factors[rows].astype(np.float64)).astype(np.float32)
         self.blend = scorer.cooccurrence_weight if scorer.cosines is not None else 0.0
-        self.linked = (scorer.cosines[rows].T @ weights if self.blend > 0
+        self.linked = (scorer.cosines.weighted_sum(rows, weights) if self.blend > 0
                        else None)  # c_j for every row
 
     def any(self) -> bool:
@@ -354,7 +354,7 @@ class _Neighbours:
             sims = y[rows].astype(np.float64) @ y[self.rows].astype(np.float64).T
             shares = sims * (self.weights * factor_part)
             if link_part:
-                linked = cosines[self.rows][:, rows].toarray().T.astype(np.float64)
+                linked = cosines.block(self.rows, rows).T
                 shares += linked * (self.weights * link_part)
             return shares
 

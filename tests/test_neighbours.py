@@ -33,7 +33,12 @@ def test_neighbours_round_trip_through_the_artifact_and_broken_ones_are_refused(
     folder = published(tmp_path, links)
     loaded = read_artifact(folder)["neighbours"]
     assert loaded.ids.tolist() == [2, 1] and loaded.indptr.tolist() == [0, 1, 2, 2]
-    assert Recommender.load(folder).catalogue.like_neighbours[0, 1] == pytest.approx(0.7)
+    links = Recommender.load(folder).catalogue.like_neighbours
+    block = links.block(np.array([0, 1]), np.array([0, 1, 2]))
+    assert block == pytest.approx(np.array([[0, 0.7, 0], [0.7, 0, 0]]))
+    assert links.block(np.array([2]), np.array([0])).tolist() == [[0.0]]  # a row with none
+    assert links.weighted_sum(np.array([0, 1]), np.array([1.0, -0.5])).tolist() == \
+        pytest.approx([-0.35, 0.7, 0])
     (folder / NEIGHBOURS).write_bytes(b"not a zip")
     with pytest.raises(ModelError, match="neighbours"):
         read_artifact(folder)
