@@ -565,29 +565,36 @@ class Conversation:
             stars = (extra or 0) / 2
             self.db.rate(uid, item.item_id, stars)
             return [Reply(f"⭐ Rated {name}: {stars:g}/5.", notice="Rated")]
+        return [self._act_on_lists(uid, action, item, name)]
+
+    def _act_on_lists(self, uid: int, action: str, item: Candidate, name: str) -> Reply:
+        """The actions that touch the watchlist or only show something."""
         if action == "watch":
             added = self.db.watch(uid, item.item_id)
             self.db.record_feedback(uid, item.item_id, "watch")
             text = f"➕ Added {name} to your /watchlist." if added else (
                 f"{name} is already on your /watchlist.")
-            return [Reply(text, notice="Added" if added else "Already there")]
+            return Reply(text, notice="Added" if added else "Already there")
         if action == "unwatch":
             removed = self.db.unwatch(uid, item.item_id)
             text = f"Removed {name} from your watchlist." if removed else (
                 f"{name} wasn't on your watchlist.")
-            return [Reply(text, notice="Removed" if removed else None)]
+            return Reply(text, notice="Removed" if removed else None)
         if action == "similar":
-            results = self.rec.similar(item.item_id, n=PAGE, exclude=self.db.excluded(uid))
-            if not results:
-                return [Reply(f"I have nothing similar to {name} yet.")]
-            lines = [f"More like {name}:"] + [
-                f"{i}. {describe(r.title, r.year, r.kind)}" for i, r in enumerate(results, 1)]
-            return [Reply("\n".join(lines), self._item_buttons(results))]
+            return self._similar(uid, item, name)
         if action == "why":
-            return [self._why(uid, item, name)]
+            return self._why(uid, item, name)
         if action == "show":
-            return [self._card(item, name)]
+            return self._card(item, name)
         raise KeyError(action)
+
+    def _similar(self, uid: int, item: Candidate, name: str) -> Reply:
+        results = self.rec.similar(item.item_id, n=PAGE, exclude=self.db.excluded(uid))
+        if not results:
+            return Reply(f"I have nothing similar to {name} yet.")
+        lines = [f"More like {name}:"] + [
+            f"{i}. {describe(r.title, r.year, r.kind)}" for i, r in enumerate(results, 1)]
+        return Reply("\n".join(lines), self._item_buttons(results))
 
     def _why(self, uid: int, item: Candidate, name: str) -> Reply:
         likes, dislikes = self.db.preferences(uid)

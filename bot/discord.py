@@ -228,22 +228,42 @@ class DiscordBot(discord.Client):
 
 def add_commands(bot: DiscordBot) -> None:
     """Every core command as a slash command; options typed, titles autocompleted."""
-    tree = bot.tree
+    special = _special_commands(bot)
+    with_title = {"like", "dislike", "unlike", "watch", "unwatch", "similar", "why"}
+    for name, text in {**COMMANDS, **ADMIN_COMMANDS}.items():
+        if name in special:
+            cmd = app_commands.Command(name=name, description=text[:100],
+                                       callback=special[name])
+            autocomplete = {"rate": ("title", bot.title_choices),
+                            "recommend": ("genre", bot.genre_choices)}.get(name)
+            if autocomplete:
+                cmd.autocomplete(autocomplete[0])(autocomplete[1])
+            bot.tree.add_command(cmd)
+        elif name in with_title:
+            _add_titled(bot, name, text)
+        else:
+            _add_plain(bot, name, text)
 
-    def plain(name: str, text: str) -> None:
-        async def command(interaction: discord.Interaction) -> None:
-            await bot.on_command(interaction, name, "")
-        tree.add_command(app_commands.Command(name=name, description=text[:100],
+
+def _add_plain(bot: DiscordBot, name: str, text: str) -> None:
+    async def command(interaction: discord.Interaction) -> None:
+        await bot.on_command(interaction, name, "")
+    bot.tree.add_command(app_commands.Command(name=name, description=text[:100],
                                               callback=command))
 
-    def titled(name: str, text: str) -> None:
-        @app_commands.describe(title="a movie or show, e.g. Dune 2021")
-        async def command(interaction: discord.Interaction,
-                          title: app_commands.Range[str, 1, 200]) -> None:
-            await bot.on_command(interaction, name, title)
-        cmd = app_commands.Command(name=name, description=text[:100], callback=command)
-        cmd.autocomplete("title")(bot.title_choices)
-        tree.add_command(cmd)
+
+def _add_titled(bot: DiscordBot, name: str, text: str) -> None:
+    @app_commands.describe(title="a movie or show, e.g. Dune 2021")
+    async def command(interaction: discord.Interaction,
+                      title: app_commands.Range[str, 1, 200]) -> None:
+        await bot.on_command(interaction, name, title)
+    cmd = app_commands.Command(name=name, description=text[:100], callback=command)
+    cmd.autocomplete("title")(bot.title_choices)
+    bot.tree.add_command(cmd)
+
+
+def _special_commands(bot: DiscordBot) -> dict[str, Callable[..., Awaitable[None]]]:
+    """The callbacks of the commands with typed options beyond one title."""
 
     @app_commands.describe(title="a movie or show", stars="1 to 5, half stars allowed")
     async def rate(interaction: discord.Interaction, title: app_commands.Range[str, 1, 200],
@@ -264,22 +284,7 @@ def add_commands(bot: DiscordBot) -> None:
                          action: Literal["pick", "join", "leave"] = "pick") -> None:
         await bot.on_command(interaction, "movienight", "" if action == "pick" else action)
 
-    special: dict[str, Callable[..., Awaitable[None]]] = {
-        "rate": rate, "recommend": recommend, "movienight": movienight}
-    with_title = {"like", "dislike", "unlike", "watch", "unwatch", "similar", "why"}
-    for name, text in {**COMMANDS, **ADMIN_COMMANDS}.items():
-        if name in special:
-            cmd = app_commands.Command(name=name, description=text[:100],
-                                       callback=special[name])
-            if name == "rate":
-                cmd.autocomplete("title")(bot.title_choices)
-            if name == "recommend":
-                cmd.autocomplete("genre")(bot.genre_choices)
-            tree.add_command(cmd)
-        elif name in with_title:
-            titled(name, text)
-        else:
-            plain(name, text)
+    return {"rate": rate, "recommend": recommend, "movienight": movienight}
 
 
 async def serve_discord(conversation: Conversation, token: str, stop: asyncio.Event) -> None:

@@ -406,16 +406,27 @@ class TitleIndex:
 
         exact = {r: v for r, v in scored.items() if self._keys[v[1]] == core}
         if exact:
-            group = dict(exact)
-            spelled_out = any(self._entry_articles[e] == parsed.articles
-                              for _, e in exact.values())
-            if not spelled_out:
-                group.update(self._extensions(core, core, keep))
-            chosen = self._ranked(group)
-            if len(chosen) == 1:
-                return Match("found", chosen[0], chosen)
-            return Match("ambiguous", None, chosen[:limit])
+            return self._exact_match(exact, parsed, keep, limit)
+        return self._closest_match(scored, core, keep, limit)
 
+    def _exact_match(self, exact: dict[int, tuple[float, int]], parsed: _Query,
+                     keep: Callable[[int], bool],
+                     limit: int) -> Match:
+        """Titles whose key is the query's: found, or ambiguous between them (and the
+        titles extending them, unless the query spelled its leading article out)."""
+        group = dict(exact)
+        spelled_out = any(self._entry_articles[e] == parsed.articles for _, e in exact.values())
+        if not spelled_out:
+            group.update(self._extensions(parsed.core, parsed.core, keep))
+        chosen = self._ranked(group)
+        if len(chosen) == 1:
+            return Match("found", chosen[0], chosen)
+        return Match("ambiguous", None, chosen[:limit])
+
+    def _closest_match(self, scored: dict[int, tuple[float, int]], core: str,
+                       keep: Callable[[int], bool],
+                       limit: int) -> Match:
+        """No exact key: the best fuzzy match, a few close ones, or suggestions."""
         ranked = sorted(scored.items(), key=lambda kv: self._order(kv[0], kv[1][0]))
         _, (top, best_entry) = ranked[0]
         if top >= MATCH_MIN:
