@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from recommender.baselines import popularity
 from recommender.config import ServingConfig
 from recommender.errors import DatasetNotFound
 from recommender.metrics import ranking_metrics
@@ -131,14 +132,10 @@ def rank_with_model(rec: Recommender, history: Ratings, users: list[int],
 
 def rank_by_popularity(train: Ratings, history: Ratings, users: list[int]) -> dict[int, list]:
     """The baseline: most-rated training items the user has not rated."""
-    item_ids, counts = np.unique(train.items, return_counts=True)
-    order = item_ids[np.lexsort((item_ids, -counts))]
+    rank = popularity(train, on="ratings")
     groups = _by_user(history)
-    out = {}
-    for user in users:
-        seen = set(history.items[groups.get(user, np.array([], dtype=np.int64))].tolist())
-        out[user] = [int(i) for i in order[: K + len(seen)] if int(i) not in seen][:K]
-    return out
+    empty = np.array([], dtype=np.int64)
+    return {user: rank(history.items[groups.get(user, empty)], K) for user in users}
 
 
 def relevant_sets(test: Ratings) -> dict[int, set[int]]:

@@ -94,7 +94,7 @@ def cases(liked: dict[int, np.ndarray], k: int, variant: str, seed: int) -> list
     return out
 
 
-class Catalogue:
+class ListStats:
     """What beyond-accuracy metrics need from the training data."""
 
     def __init__(self, train: Ratings) -> None:
@@ -219,7 +219,7 @@ def new_user_protocol(spark: SparkSession, data: Ratings, params: TrainParams, d
     for name, (builder, _grid) in BASELINES.items():
         if name in chosen.knobs:
             rankers[name] = builder(train, **chosen.knobs[name])
-    catalogue = Catalogue(train)
+    stats = ListStats(train)
     liked = likes_in_order(data, test_users)
     results = []
     for variant in VARIANTS:
@@ -228,7 +228,7 @@ def new_user_protocol(spark: SparkSession, data: Ratings, params: TrainParams, d
             for name, rank in rankers.items():
                 metrics, lists = score(rank, group)
                 line = _line("new-user", dataset, name,
-                             {**metrics, **catalogue.beyond_accuracy(lists)},
+                             {**metrics, **stats.beyond_accuracy(lists)},
                              variant=variant, likes=k, users=len(group),
                              knobs=chosen.knobs.get(name, {}),
                              validation=_rounded(chosen.validation.get(name)))

@@ -9,7 +9,7 @@ from recommender.newuser import (
     KS,
     VARIANTS,
     Case,
-    Catalogue,
+    ListStats,
     cases,
     headline,
     hold_out,
@@ -89,7 +89,7 @@ def test_score_and_beyond_accuracy_known_answers():
     metrics, lists = score(lambda told, n: [11, 30] if told[0] == 10 else [21, 30], group)
     assert metrics["hit@10"] == 0.5 and metrics["recall@10"] == 0.5
     assert metrics["ndcg@10"] == pytest.approx(0.5)
-    beyond = Catalogue(TRAIN).beyond_accuracy(lists)
+    beyond = ListStats(TRAIN).beyond_accuracy(lists)
     assert beyond["coverage"] == pytest.approx(3 / 6)  # 11, 21, 30 of six rated items
     # 30 is the most rated (percentile 100); 11 and 21 share the lowest count.
     assert 30 < beyond["pop_percentile"] < 100
