@@ -51,8 +51,10 @@ class Interactions:
         scores = scores.astype(np.float64).copy()
         scores[told] = -np.inf
         n = min(n, len(scores))
-        best = np.argpartition(-scores, n - 1)[:n]
-        best = best[np.lexsort((best, -scores[best]))]
+        # Everything tied with the n-th best is a candidate, so ties go by id, not by chance.
+        threshold = np.partition(scores, len(scores) - n)[len(scores) - n]
+        best = np.flatnonzero(scores >= threshold)
+        best = best[np.lexsort((best, -scores[best]))][:n]
         return self.item_ids[best[np.isfinite(scores[best])]].tolist()
 
 

@@ -40,6 +40,8 @@ def test_popularity_counts_likes_or_ratings():
     assert popularity(TRAIN, on="likes")(np.array([]), 3) == [30, 10, 11]
     assert popularity(TRAIN, on="ratings")(np.array([]), 2) == [30, 40]  # 6 and 4 ratings
     assert 30 not in popularity(TRAIN)(np.array([30]), 3)  # what you told is never offered
+    # 10 and 11 are both liked 3 times: the tie at the cut goes by id, every time.
+    assert popularity(TRAIN, on="likes")(np.array([30]), 1) == [10]
 
 
 def test_item_cosine_known_answer():
