@@ -28,7 +28,7 @@ import numpy as np
 
 from recommender.baselines import BASELINES, Interactions, Ranker
 from recommender.config import ServingConfig
-from recommender.evaluate import K, Ratings, _by_user, _line, model_from_fit
+from recommender.evaluate import EXACT, OURS, K, Ratings, _by_user, _line, model_from_fit
 from recommender.metrics import user_metrics
 from recommender.preferences import is_like
 from recommender.serve import Recommender
@@ -42,8 +42,6 @@ VARIANTS = ("given", "random")
 TUNE_LIKES = 5  # validation chooses knobs at this many likes, both variants averaged
 DEFAULT_USERS = 150
 DEFAULT_SEED = 42
-OURS = "spark-als"  # as in the other protocols: served as the bot serves it
-EXACT = "spark-als-foldin"
 # `tune --objective new-user` tries these serving knobs on every ALS fit.
 SERVING_GRID = [{"popularity_weight": w, "cooccurrence_weight": c}
                 for w in (0.0, 0.1, 0.25, 0.5) for c in (0.0, 0.5, 0.8)]
