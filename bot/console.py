@@ -1,7 +1,8 @@
 """Console chat: the bot in a terminal, no token needed.
 
-Buttons become numbered choices; typing the number presses the button. Works with
-piped input too: each line is a message, and the chat ends cleanly at end of input.
+Buttons become numbered choices; typing the number presses the button. In a terminal,
+Tab completes command names from the registry. Works with piped input too: each line
+is a message, and the chat ends cleanly at end of input.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import sys
 import threading
 from typing import TextIO
 
-from bot.core import Button, Conversation, Reply, UserRef
+from bot.core import Conversation, UserRef
+from bot.replies import Button, Reply
 
 USER = UserRef("console", "local", "friend")
 
@@ -30,9 +32,42 @@ def render(reply: Reply, out: TextIO) -> list[Button]:
     return numbered
 
 
+def complete_commands(conversation: Conversation) -> None:
+    """Tab completion of "/" commands (and only commands) where readline exists."""
+    try:
+        import readline
+    except ImportError:  # Windows without pyreadline
+        return
+    names = [f"/{c.name} " for c in conversation.commands]
+
+    def complete(text: str, state: int) -> str | None:
+        hits = [n for n in names if n.startswith(text)] if text.startswith("/") else []
+        return hits[state] if state < len(hits) else None
+
+    readline.set_completer(complete)
+    readline.set_completer_delims(" ")
+    readline.parse_and_bind("tab: complete")
+
+
+def read_line(stdin: TextIO, stdout: TextIO, interactive: bool) -> str:
+    """The next line typed, "" at the end of input; in a terminal through readline."""
+    if not interactive:
+        return stdin.readline()
+    if stdin is sys.stdin and stdout is sys.stdout:
+        try:
+            return input("> ") + "\n"
+        except EOFError:
+            return ""
+    stdout.write("> ")
+    stdout.flush()
+    return stdin.readline()
+
+
 def run(conversation: Conversation, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout,
         user: UserRef = USER) -> None:
     interactive = stdin.isatty()
+    if interactive:
+        complete_commands(conversation)
     lock = threading.Lock()
 
     def tell(_user_id: str, text: str) -> None:  # retraining progress, from another thread
@@ -44,10 +79,7 @@ def run(conversation: Conversation, stdin: TextIO = sys.stdin, stdout: TextIO = 
     stdout.write("Movie bot. Type /help for commands, /start to begin, Ctrl-D to quit.\n")
     buttons: list[Button] = []
     while True:
-        if interactive:
-            stdout.write("> ")
-            stdout.flush()
-        line = stdin.readline()
+        line = read_line(stdin, stdout, interactive)
         if not line:
             break
         text = line.strip()

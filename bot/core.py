@@ -1,24 +1,58 @@
 """The conversation core: every command, knowing nothing about chat platforms.
 
-Adapters (console, Telegram) turn what a person typed or tapped into
-:meth:`Conversation.handle_text` / :meth:`Conversation.handle_button` calls and
-render the :class:`Reply` objects they get back. Button data carries ids only
-(Telegram allows 64 bytes). Every reply is plain text: adapters escape it.
+Adapters (console, Telegram, Discord) turn what a person typed, chose or tapped into
+:meth:`Conversation.handle_text`, :meth:`Conversation.handle_command` (typed options)
+and :meth:`Conversation.handle_button` calls and render the structured
+:class:`~bot.replies.Reply` objects they get back. Each command is declared once, on
+its handler, with :func:`bot.commands.command`; the registry built from those
+declarations (:data:`COMMANDS`) generates /help and every platform's menu.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
+from functools import singledispatchmethod
+from typing import Any, Protocol
 
+from bot.commands import (
+    COUNT,
+    GENRE,
+    KIND,
+    STARS,
+    TITLE,
+    YEARS,
+    Args,
+    BadArguments,
+    Command,
+    Param,
+    Registry,
+    collect,
+    command,
+)
 from bot.matching import Candidate, Match, TitleIndex
+from bot.payloads import (
+    Chosen,
+    Dislike,
+    Forget,
+    FreshPicks,
+    Like,
+    LikesPage,
+    MorePicks,
+    NotInterested,
+    RemoveFromWatchlist,
+    Seen,
+    Watch,
+    WatchlistPage,
+    decode,
+)
+from bot.replies import Button, Card, Reply, describe, joined
 from recommender.errors import RecommenderError
+from recommender.preferences import split
 from recommender.serve import Recommendation, Recommender
 from storage import InvalidRating, Storage
 
@@ -27,30 +61,11 @@ log = logging.getLogger(__name__)
 PAGE = 5
 MAX_TEXT = 500  # longer messages are cut before matching: no title is that long
 LIST_SIZE = 50  # how many picks one /recommend computes; /more pages through them
-
-
-@dataclass(frozen=True)
-class Button:
-    label: str
-    data: str
-
-
-@dataclass(frozen=True)
-class Card:
-    """One title of a list, for adapters that show lists as cards (Discord embeds)."""
-
-    heading: str  # "1. Fargo (1996) · Crime, Thriller"
-    detail: str  # "because you liked Star Wars"
-    item_id: int
-
-
-@dataclass
-class Reply:
-    text: str
-    buttons: list[list[Button]] = field(default_factory=list)
-    edit: bool = False  # replace the message whose button was pressed (paging)
-    notice: str | None = None  # a short toast for a button press
-    cards: list[Card] = field(default_factory=list)  # the same list as `text`, structured
+GROUP_PICKS = 5
+SORRY = "Sorry, something went wrong on my side and nothing was changed. Please try again."
+EXPIRED = "That button has expired."
+MOVIE_NIGHT = Param("choice", "join or leave movie night here, or pick (the default)",
+                    choices=("pick", "join", "leave"), name="action")
 
 
 @dataclass(frozen=True)
@@ -61,79 +76,13 @@ class UserRef:
     room: str | None = None  # the group chat or server channel, None in a private chat
 
 
-HELP = """Here is what I understand:
-/start: pick a few favourites to get going
-/like <title>: tell me you love it, e.g. /like Dune
-/dislike <title>: e.g. /dislike Titanic
-/unlike <title>: forget a like or dislike, e.g. /unlike Dune
-/rate <title> <1-5>: half stars are fine, e.g. /rate The Matrix 4.5
-/likes: what you told me, newest first
-/recommend [n] [movie|tv] [genre] [years]: e.g. /recommend 5 movie comedy 1990-1999
-/more: the next picks of the same list
-/similar <title>: more like this one, e.g. /similar Alien
-/why <title>: why I would suggest it, e.g. /why Fargo
-/watchlist: your list; /watch <title> adds, /unwatch <title> removes
-/forget: delete everything I know about you
-/movienight [join|leave]: in a group, one pick for everyone who joined
-You can also just type a title to look it up."""
+@dataclass(frozen=True)
+class Ask:
+    """One command as a handler sees it: who asked (their database id too) and what."""
 
-SORRY = "Sorry, something went wrong on my side and nothing was changed. Please try again."
-ADMIN_COMMANDS = {
-    "stats": "users, ratings, the model and the retraining schedule",
-    "retrain": "retrain the model now on everything collected",
-    "rollback": "go back to the previous model",
-}
-ADMIN_HELP = "\n".join(f"/{name}: {text} (admins only)" for name, text in ADMIN_COMMANDS.items())
-
-COMMANDS = {
-    "start": "pick a few favourites", "help": "every command with an example",
-    "like": "a title you love", "dislike": "a title you don't like",
-    "unlike": "forget a like or dislike", "rate": "rate a title 1-5",
-    "likes": "what you told me", "recommend": "picks for you", "more": "next picks",
-    "similar": "more like a title", "why": "why a title is suggested",
-    "watchlist": "your watchlist", "watch": "add to watchlist",
-    "unwatch": "remove from watchlist", "forget": "delete my data",
-    "movienight": "a pick for everyone in this group",
-}
-# Replies only the asker should see where a platform can hide them (Discord's ephemeral).
-PERSONAL_COMMANDS = frozenset({"start", "help", "likes", "watchlist", "forget", "why",
-                               "stats", "retrain", "rollback"})
-GROUP_PICKS = 5
-
-
-def split_message(text: str, limit: int, unsafe: str = "") -> list[str]:
-    """``text`` (already escaped for the platform) cut at line breaks so each part fits
-    ``limit`` characters. A line longer than that is cut hard, but never just after a
-    character of ``unsafe`` (an escape's start) within its last 8 characters."""
-    parts, current = [], ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            cut = max((line.rfind(c, limit - 8, limit) for c in unsafe), default=-1)
-            cut = cut if cut > 0 else limit
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(line[:cut])
-            line = line[cut:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            parts.append(current)
-            current = line
-        else:
-            current = candidate
-    parts.append(current)
-    return [p for p in parts if p.strip()] or ["…"]
-
-
-def _and(names: Sequence[str]) -> str:
-    """"Ann", "Ann and Bob", "Ann, Bob and Cy"."""
-    names = list(names)
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-
-
-def describe(title: str, year: int | None, kind: str) -> str:
-    when = f" ({year})" if year else ""
-    return f"{title}{when}" + (" [TV]" if kind == "tv" else "")
+    uid: int
+    user: UserRef
+    args: Args
 
 
 class Jobs(Protocol):
@@ -148,8 +97,23 @@ class Jobs(Protocol):
 class Served:
     """A model and its title index: always swapped together."""
 
-    rec: Recommender
-    titles: TitleIndex
+    recommender: Recommender
+    title_index: TitleIndex
+
+
+@dataclass
+class PickList:
+    """A user's last /recommend: every pick computed, how many are shown, the page size."""
+
+    picks: list[Recommendation]
+    shown: int
+    page_size: int
+
+
+def numbered_heading(number: int, item: Recommendation) -> str:
+    """"1. Fargo (1996) · Crime, Thriller"."""
+    genres = f" · {', '.join(item.genres[:3])}" if item.genres else ""
+    return f"{number}. {describe(item)}{genres}"
 
 
 class Conversation:
@@ -159,17 +123,26 @@ class Conversation:
     started with, so no request ever mixes two models.
     """
 
+    commands: Registry  # every command declared on the class; see COMMANDS
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass serves its own commands too: declaring one is all it takes."""
+        super().__init_subclass__(**kwargs)
+        cls.commands = collect(cls)
+
     def __init__(self, recommender: Recommender, storage: Storage, *,
                  titles: TitleIndex | None = None, admin_ids: Sequence[str] = (),
-                 clock: Callable[[], float] = time.time, jobs: Jobs | None = None) -> None:
+                 clock: Callable[[], float] = time.time, jobs: Jobs | None = None,
+                 commands: Registry | None = None) -> None:
         self._served = Served(recommender, titles or TitleIndex.from_recommender(recommender))
         self._request = threading.local()
         self.db = storage
         self.admin_ids = {str(a) for a in admin_ids}
         self.clock = clock
         self.jobs = jobs
+        self.commands = commands or type(self).commands
         self._outboxes: dict[str, Callable[[str, str], None]] = {}
-        self._lists: dict[int, dict] = {}  # user -> the last /recommend list and position
+        self._lists: dict[int, PickList] = {}  # user -> their last /recommend
         self._lock = threading.Lock()
 
     # ----- the model being served ------------------------------------------------------
@@ -180,12 +153,12 @@ class Conversation:
         return getattr(self._request, "served", None) or self._served
 
     @property
-    def rec(self) -> Recommender:
-        return self.served.rec
+    def recommender(self) -> Recommender:
+        return self.served.recommender
 
     @property
-    def titles(self) -> TitleIndex:
-        return self.served.titles
+    def title_index(self) -> TitleIndex:
+        return self.served.title_index
 
     def swap(self, recommender: Recommender, titles: TitleIndex | None = None) -> None:
         """Serve another model from the next request on (requests in flight finish on theirs)."""
@@ -232,150 +205,169 @@ class Conversation:
         if not text.startswith("/"):
             with self._pinned():
                 return [self._lookup(uid, text)]
-        command, _, args = text[1:].partition(" ")
-        command = command.split("@", 1)[0].lower()
-        args = " ".join(args.split())[:MAX_TEXT]
-        handler = getattr(self, f"cmd_{command}", None)
-        if command in ADMIN_COMMANDS and not self._is_admin(user):
-            log.warning("refused /%s for %s user %s", command, user.platform,
+        name, _, rest = text[1:].partition(" ")
+        name = name.split("@", 1)[0].lower()
+        rest = " ".join(rest.split())[:MAX_TEXT]
+        found = self.commands.get(name)
+        if found is None:
+            return [Reply(f"I don't know /{name[:30]}. Try /help.")]
+        return self._run(uid, user, found,
+                         lambda: found.parse(rest, self.recommender.genre_names))
+
+    def handle_command(self, user: UserRef, name: str,
+                       values: Mapping[str, Any] | None = None) -> list[Reply]:
+        """A command with typed values (a platform's options: ``{"count": 3, ...}``)."""
+        uid = self.db.user(user.platform, user.platform_user_id, user.name)
+        found = self.commands.get(name)
+        if found is None:
+            return [Reply(f"I don't know /{name[:30]}. Try /help.")]
+        return self._run(uid, user, found,
+                         lambda: found.accept(values or {}, self.recommender.genre_names))
+
+    def _run(self, uid: int, user: UserRef, declared: Command,
+             parse: Callable[[], Args]) -> list[Reply]:
+        if declared.admin and not self._is_admin(user):
+            log.warning("refused /%s for %s user %s", declared.name, user.platform,
                         user.platform_user_id)
-            return [Reply(f"Sorry, /{command} is only for the bot's admins.")]
-        if handler is None:
-            return [Reply(f"I don't know /{command[:30]}. Try /help.")]
+            return [Reply(f"Sorry, /{declared.name} is only for the bot's admins.")]
         try:
             with self._pinned():
-                return handler(uid, args, user)
+                return declared.handler(self, Ask(uid, user, parse()))
+        except BadArguments as exc:
+            return [Reply(str(exc))]
         except InvalidRating:
             return [Reply("Ratings go from 1 to 5 (half stars are fine), e.g. /rate Dune 4.5")]
         except Exception:  # a bug must cost one reply, never the conversation
-            log.exception("/%s failed", command)
+            log.exception("/%s failed", declared.name)
             return [Reply(SORRY)]
 
     def handle_button(self, user: UserRef, data: str) -> list[Reply]:
-        """A button press; ``data`` is what we put into the button."""
+        """A button press; ``data`` is what one of our buttons carried."""
         uid = self.db.user(user.platform, user.platform_user_id, user.name)
-        action, _, rest = (data or "").partition(":")
-        parts = rest.split(":") if rest else []
-        numbers = [int(p) for p in parts if p.isdigit() and len(p) < 19]
-        handler = getattr(self, f"btn_{action}", None)
-        if handler is None:
-            return [Reply("That button has expired.", notice="Expired")]
+        payload = decode(data)
+        if payload is None:
+            return [Reply(EXPIRED, notice="Expired")]
         try:
             with self._pinned():
-                return handler(uid, numbers, parts)
-        except (IndexError, KeyError, ValueError, InvalidRating):
-            return [Reply("That button has expired.", notice="Expired")]
+                return self._press(payload, uid)
+        except (KeyError, ValueError, InvalidRating):  # a title gone from the catalogue
+            return [Reply(EXPIRED, notice="Expired")]
         except Exception:
-            log.exception("button %r failed", data[:64])
+            log.exception("button %r failed", (data or "")[:64])
             return [Reply(SORRY, notice="Sorry")]
 
-    def handle_other(self, user: UserRef) -> list[Reply]:
+    def handle_other(self, _user: UserRef) -> list[Reply]:
         """Stickers, photos, voice: we only read text."""
         return [Reply("I only understand text. Type a title, or /help.")]
 
-    # ----- commands ------------------------------------------------------------------
+    # ----- commands, in the order of /help --------------------------------------------
 
-    def cmd_start(self, uid: int, args: str, user: UserRef) -> list[Reply]:
-        name = f", {user.name}" if user.name else ""
-        picks = self._onboarding()
-        buttons = [[Button(f"❤ {describe(c.title, c.year, c.kind)}", f"like:{c.item_id}")]
-                   for c in picks]
+    @command("start", "pick a few favourites to get going", personal=True)
+    def start(self, ask: Ask) -> list[Reply]:
+        name = f", {ask.user.name}" if ask.user.name else ""
+        buttons = [[Button(f"❤ {describe(c)}", Like(c.item_id))] for c in self._onboarding()]
         return [Reply(
             f"Hi{name}! I recommend movies and TV shows from what you love.\n"
             "Tap a few favourites below (3 or more works best), or type /like and a title. "
-            "Then ask /recommend.", buttons)]
+            "Then ask /recommend.", buttons=buttons)]
 
-    def cmd_help(self, uid: int, args: str, user: UserRef) -> list[Reply]:
-        extra = f"\n{ADMIN_HELP}" if self._is_admin(user) else ""
-        return [Reply(HELP + extra)]
+    @command("help", "every command with an example", personal=True)
+    def help(self, ask: Ask) -> list[Reply]:
+        return [Reply(self.commands.help(admin=self._is_admin(ask.user)))]
 
-    def cmd_like(self, uid: int, args: str, user: UserRef) -> list[Reply]:
-        return self._resolve_then(uid, args, "like", "/like Dune")
+    @command("like", "tell me you love a title", example="/like Dune", params=(TITLE,))
+    def like(self, ask: Ask) -> list[Reply]:
+        return self._resolve_then(ask, "like")
 
-    def cmd_dislike(self, uid: int, args: str, user: UserRef) -> list[Reply]:
-        return self._resolve_then(uid, args, "dislike", "/dislike Titanic")
+    @command("dislike", "a title you don't like", example="/dislike Titanic", params=(TITLE,))
+    def dislike(self, ask: Ask) -> list[Reply]:
+        return self._resolve_then(ask, "dislike")
 
-    def cmd_unlike(self, uid: int, args: str, user: UserRef) -> list[Reply]:
-        return self._resolve_then(uid, args, "unlike", "/unlike Dune")
+    @command("unlike", "forget a like or dislike", example="/unlike Dune", params=(TITLE,))
+    def unlike(self, ask: Ask) -> list[Reply]:
+        return self._resolve_then(ask, "unlike")
 
-    def cmd_watch(self, uid: int, args: str, user: UserRef) -> list[Reply]:
-        return self._resolve_then(uid, args, "watch", "/watch Alien")
+    @command("rate", "rate a title, half stars are fine", example="/rate The Matrix 4.5",
+             params=(TITLE, STARS))
+    def rate(self, ask: Ask) -> list[Reply]:
+        return self._resolve_then(ask, "rate")
 
-    def cmd_unwatch(self, uid: int, args: str, user: UserRef) -> list[Reply]:
-        return self._resolve_then(uid, args, "unwatch", "/unwatch Alien")
+    @command("likes", "what you told me, newest first", personal=True)
+    def likes(self, ask: Ask) -> list[Reply]:
+        return [self._likes_page(ask.uid, 0)]
 
-    def cmd_similar(self, uid: int, args: str, user: UserRef) -> list[Reply]:
-        return self._resolve_then(uid, args, "similar", "/similar Alien")
+    @command("recommend", "picks for you", example="/recommend 5 movie comedy 1990-1999",
+             params=(COUNT, KIND, GENRE, YEARS))
+    def recommend(self, ask: Ask) -> list[Reply]:
+        return self._recommend(ask.uid, ask.args)
 
-    def cmd_why(self, uid: int, args: str, user: UserRef) -> list[Reply]:
-        return self._resolve_then(uid, args, "why", "/why Fargo")
+    @command("more", "the next picks of the same list")
+    def more(self, ask: Ask) -> list[Reply]:
+        return self._more(ask.uid)
 
-    def cmd_rate(self, uid: int, args: str, user: UserRef) -> list[Reply]:
-        match = re.fullmatch(r"(?P<title>.+?)\s+(?P<stars>\d+(?:[.,]\d+)?)(?:\s*/\s*5)?", args)
-        if not match:
-            return [Reply("Tell me a title and 1 to 5 stars, e.g. /rate The Matrix 4.5")]
-        stars = float(match.group("stars").replace(",", "."))
-        if not (0.5 <= stars <= 5 and (stars * 2).is_integer()):
-            raise InvalidRating(stars)
-        return self._resolve_then(uid, match.group("title"), "rate", "/rate Dune 4",
-                                  extra=int(stars * 2))
+    @command("similar", "more like this one", example="/similar Alien", params=(TITLE,))
+    def similar(self, ask: Ask) -> list[Reply]:
+        return self._resolve_then(ask, "similar")
 
-    def cmd_likes(self, uid: int, args: str, user: UserRef) -> list[Reply]:
-        return [self._likes_page(uid, 0)]
+    @command("why", "why I would suggest a title", example="/why Fargo", params=(TITLE,),
+             personal=True)
+    def why(self, ask: Ask) -> list[Reply]:
+        return self._resolve_then(ask, "why")
 
-    def cmd_watchlist(self, uid: int, args: str, user: UserRef) -> list[Reply]:
-        return [self._watchlist_page(uid, 0)]
+    @command("watchlist", "your watchlist", personal=True)
+    def watchlist(self, ask: Ask) -> list[Reply]:
+        return [self._watchlist_page(ask.uid, 0)]
 
-    def cmd_recommend(self, uid: int, args: str, user: UserRef) -> list[Reply]:
-        return self._recommend(uid, args)
+    @command("watch", "add a title to your watchlist", example="/watch Alien", params=(TITLE,))
+    def watch(self, ask: Ask) -> list[Reply]:
+        return self._resolve_then(ask, "watch")
 
-    def _recommend(self, uid: int, args: str) -> list[Reply]:
-        query, problem = self._parse_recommend(args)
-        if problem:
-            return [Reply(problem)]
-        likes, dislikes = self.db.preferences(uid)
-        results = self.rec.recommend(likes, dislikes, n=LIST_SIZE,
-                                     exclude=self.db.excluded(uid), kind=query["kind"],
-                                     genres=query["genres"], years=query["years"],
-                                     neutral=self.db.neutral(uid))
-        with self._lock:
-            self._lists[uid] = {"results": results, "pos": 0, "n": query["n"]}
-        if not results:
-            return [Reply("Nothing matches those filters yet. Try fewer filters, e.g. "
-                          "/recommend movie")]
-        intro = "" if likes else ("You haven't told me what you like yet, so here are popular, "
-                                  "well-rated picks. /like a few titles to make them yours.\n\n")
-        return [self._page_of_list(uid, intro)]
+    @command("unwatch", "remove a title from your watchlist", example="/unwatch Alien",
+             params=(TITLE,))
+    def unwatch(self, ask: Ask) -> list[Reply]:
+        return self._resolve_then(ask, "unwatch")
 
-    def cmd_more(self, uid: int, args: str, user: UserRef) -> list[Reply]:
-        return self._more(uid)
-
-    def _more(self, uid: int) -> list[Reply]:
-        with self._lock:
-            state = self._lists.get(uid)
-        if not state:
-            return [Reply("Ask /recommend first; /more shows the next picks of that list.")]
-        if state["pos"] >= len(state["results"]):
-            return [Reply("That's the whole list. /recommend again for a fresh one.")]
-        return [self._page_of_list(uid, "")]
-
-    def cmd_forget(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+    @command("forget", "delete everything I know about you", personal=True)
+    def forget(self, _ask: Ask) -> list[Reply]:
         return [Reply("Delete everything I know about you (likes, ratings, watchlist)? "
                       "This cannot be undone.",
-                      [[Button("Yes, delete it all", "forget:1"),
-                        Button("No, keep it", "forget:0")]])]
+                      buttons=[[Button("Yes, delete it all", Forget(True)),
+                                Button("No, keep it", Forget(False))]])]
 
-    def cmd_stats(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+    @command("movienight", "in a group, one pick for everyone who joined",
+             example="/movienight join", params=(MOVIE_NIGHT,))
+    def movienight(self, ask: Ask) -> list[Reply]:
+        room = ask.user.room
+        if room is None:
+            return [Reply("Movie night is for group chats and server channels: everyone who "
+                          "wants in sends /movienight join there, then /movienight picks a "
+                          "title for all of you.")]
+        name = ask.user.name or "Someone"
+        if ask.args.choice == "join":
+            fresh = self.db.join_group(room, ask.uid)
+            members = self._member_names(self.db.group_members(room))
+            head = f"🍿 {name} is in for movie night." if fresh else f"{name}, you're already in."
+            return [Reply(f"{head} In so far: {', '.join(members)}. When everyone has joined, "
+                          "send /movienight.")]
+        if ask.args.choice == "leave":
+            left = self.db.leave_group(room, ask.uid)
+            return [Reply(f"{name} left movie night." if left else
+                          f"{name}, you weren't in movie night.")]
+        return [self._movie_night(room)]
+
+    @command("stats", "users, ratings, the model and the retraining schedule", admin=True,
+             personal=True)
+    def stats(self, _ask: Ask) -> list[Reply]:
         stats = self.db.stats()
-        meta = self.rec.params
+        model = self.recommender
         lines = [f"Users: {stats['users']:,}", f"Ratings collected: {stats['ratings']:,} "
                  f"({stats['likes']:,} likes, {stats['dislikes']:,} dislikes)",
                  f"Watchlist entries: {stats['watchlist']:,}",
                  f"Recommendations shown: {stats['shown']:,}",
-                 f"Model: {self.rec.version} (rank {meta.get('rank')}, "
-                 f"{meta.get('scheme')} preferences), trained "
-                 f"{self.rec.meta.get('trained_at', 'at an unknown time')}"]
-        for protocol, models in (self.rec.meta.get("metrics") or {}).items():
+                 f"Model: {model.version} (rank {model.params.get('rank')}, "
+                 f"{model.params.get('scheme')} preferences), trained "
+                 f"{model.meta.get('trained_at', 'at an unknown time')}"]
+        for protocol, models in (model.meta.get("metrics") or {}).items():
             ours = models.get("spark-als") or models.get("spark-als-foldin") or {}
             if "ndcg@10" in ours:
                 lines.append(f"Evaluation ({protocol}): nDCG@10 {ours['ndcg@10']:.4f}, "
@@ -384,13 +376,16 @@ class Conversation:
             lines.extend(self.jobs.status())
         return [Reply("\n".join(lines))]
 
-    def cmd_retrain(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+    @command("retrain", "retrain the model now on everything collected", admin=True,
+             personal=True)
+    def retrain(self, ask: Ask) -> list[Reply]:
         if self.jobs is None:
             return [Reply("Retraining is not set up in this bot; run "
                           "'python -m jobs retrain' on the server.")]
-        return [Reply(self.jobs.retrain(user))]
+        return [Reply(self.jobs.retrain(ask.user))]
 
-    def cmd_rollback(self, uid: int, args: str, user: UserRef) -> list[Reply]:
+    @command("rollback", "go back to the previous model", admin=True, personal=True)
+    def rollback(self, _ask: Ask) -> list[Reply]:
         if self.jobs is None:
             return [Reply("Rollback is not set up in this bot; run "
                           "'python -m jobs rollback' on the server.")]
@@ -399,86 +394,262 @@ class Conversation:
         except RecommenderError as exc:
             return [Reply(f"Could not roll back: {exc}")]
 
-    def cmd_movienight(self, uid: int, args: str, user: UserRef) -> list[Reply]:
-        if user.room is None:
-            return [Reply("Movie night is for group chats and server channels: everyone who "
-                          "wants in sends /movienight join there, then /movienight picks a "
-                          "title for all of you.")]
-        action = args.strip().lower()
-        name = user.name or "Someone"
-        if action == "join":
-            fresh = self.db.join_group(user.room, uid)
-            members = self._member_names(self.db.group_members(user.room))
-            head = f"🍿 {name} is in for movie night." if fresh else f"{name}, you're already in."
-            return [Reply(f"{head} In so far: {', '.join(members)}. When everyone has joined, "
-                          "send /movienight.")]
-        if action == "leave":
-            left = self.db.leave_group(user.room, uid)
-            return [Reply(f"{name} left movie night." if left else
-                          f"{name}, you weren't in movie night.")]
-        if action not in ("", "pick"):
-            return [Reply("Try /movienight join, /movienight leave, or /movienight to pick.")]
-        return [self._movie_night(user.room)]
+    # ----- buttons ---------------------------------------------------------------------
 
-    # ----- buttons -------------------------------------------------------------------
+    @singledispatchmethod
+    def _press(self, payload: object, _uid: int) -> list[Reply]:
+        raise KeyError(payload)  # a payload kind without a handler: treat as expired
 
-    def btn_like(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
-        return self._act(uid, "like", nums[0])
+    @_press.register
+    def _(self, payload: Like, uid: int) -> list[Reply]:
+        return self._act(uid, "like", payload.item)
 
-    def btn_dislike(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
-        return self._act(uid, "dislike", nums[0])
+    @_press.register
+    def _(self, payload: Dislike, uid: int) -> list[Reply]:
+        return self._act(uid, "dislike", payload.item)
 
-    def btn_no(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
-        item = self._candidate(nums[0])
+    @_press.register
+    def _(self, payload: Watch, uid: int) -> list[Reply]:
+        return self._act(uid, "watch", payload.item)
+
+    @_press.register
+    def _(self, payload: Chosen, uid: int) -> list[Reply]:
+        return self._act(uid, payload.action, payload.item, stars=payload.stars)
+
+    @_press.register
+    def _(self, payload: NotInterested, uid: int) -> list[Reply]:
+        item = self._candidate(payload.item)
         self.db.not_interested(uid, item.item_id)
         self.db.record_feedback(uid, item.item_id, "not_interested")
         return [Reply(f"Got it, no more {item.title}.", notice="Not interested")]
 
-    def btn_watch(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
-        return self._act(uid, "watch", nums[0])
-
-    def btn_unwatch(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
-        item = self._candidate(nums[0])
+    @_press.register
+    def _(self, payload: RemoveFromWatchlist, uid: int) -> list[Reply]:
+        item = self._candidate(payload.item)
         self.db.unwatch(uid, item.item_id)
         page = self._watchlist_page(uid, 0, edit=True)
         page.notice = f"Removed {item.title}"[:190]
         return [page]
 
-    def btn_seen(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
-        item = self._candidate(nums[0])
+    @_press.register
+    def _(self, payload: Seen, uid: int) -> list[Reply]:
+        item = self._candidate(payload.item)
         self.db.mark_seen(uid, item.item_id)
         self.db.record_feedback(uid, item.item_id, "seen")
-        return [Reply(f"Marked {describe(item.title, item.year, item.kind)} as seen. "
-                      "Did you like it? /like or /rate it.", notice="Seen")]
+        return [Reply(f"Marked {describe(item)} as seen. Did you like it? /like or /rate it.",
+                      notice="Seen")]
 
-    def btn_pick(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
-        action = parts[0]
-        item_id = int(parts[1])
-        extra = int(parts[2]) if len(parts) > 2 else None
-        return self._act(uid, action, item_id, extra=extra)
+    @_press.register
+    def _(self, payload: LikesPage, uid: int) -> list[Reply]:
+        return [self._likes_page(uid, payload.page, edit=True)]
 
-    def btn_likes(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
-        return [self._likes_page(uid, nums[0], edit=True)]
+    @_press.register
+    def _(self, payload: WatchlistPage, uid: int) -> list[Reply]:
+        return [self._watchlist_page(uid, payload.page, edit=True)]
 
-    def btn_wl(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
-        return [self._watchlist_page(uid, nums[0], edit=True)]
-
-    def btn_more(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
+    @_press.register
+    def _(self, _payload: MorePicks, uid: int) -> list[Reply]:
         return self._more(uid)
 
-    def btn_recommend(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
-        return self._recommend(uid, "")
+    @_press.register
+    def _(self, _payload: FreshPicks, uid: int) -> list[Reply]:
+        return self._recommend(uid, Args())
 
-    def btn_forget(self, uid: int, nums: list[int], parts: list[str]) -> list[Reply]:
-        if nums and nums[0] == 1:
-            self.db.forget(uid)
-            with self._lock:
-                self._lists.pop(uid, None)
-            return [Reply("Done: everything I knew about you is deleted.", edit=True,
-                          notice="Deleted")]
-        return [Reply("Nothing was deleted.", edit=True, notice="Kept")]
+    @_press.register
+    def _(self, payload: Forget, uid: int) -> list[Reply]:
+        if not payload.confirmed:
+            return [Reply("Nothing was deleted.", edit=True, notice="Kept")]
+        self.db.forget(uid)
+        with self._lock:
+            self._lists.pop(uid, None)
+        return [Reply("Done: everything I knew about you is deleted.", edit=True,
+                      notice="Deleted")]
 
-    # ----- helpers -------------------------------------------------------------------
+    # ----- what the commands and buttons share -----------------------------------------
+
+    def _taste(self, uid: int) -> tuple[list[int], list[int], list[int]]:
+        """(likes, dislikes, neutral) by the one rating rule, newest first."""
+        return split(self.db.ratings_of(uid))
+
+    def _is_admin(self, user: UserRef) -> bool:
+        return str(user.platform_user_id) in self.admin_ids
+
+    def _candidate(self, item_id: int) -> Candidate:
+        found = self.title_index.get(int(item_id))
+        if found is None:
+            raise KeyError(item_id)
+        return found
+
+    def _resolve_then(self, ask: Ask, action: str) -> list[Reply]:
+        """Find the title ``ask`` names, then do ``action`` to it (or ask which one)."""
+        query = ask.args.title or ""
+        match = self.title_index.search(query)
+        if match.status == "found" and match.best is not None:
+            return self._act(ask.uid, action, match.best.item_id, stars=ask.args.stars)
+        return [self._choose(match, query, action, ask.args.stars)]
+
+    def _choose(self, match: Match, query: str, action: str, stars: float | None) -> Reply:
+        buttons = [[Button(describe(c), Chosen(action, c.item_id, stars))]
+                   for c in match.candidates[:5]]
+        shown = query if len(query) <= 60 else query[:57] + "..."
+        if match.status == "ambiguous":
+            return Reply(f"Several titles match \"{shown}\". Which one?", buttons=buttons)
+        if buttons:
+            return Reply(f"I found nothing close to \"{shown}\". Did you mean one of these?",
+                         buttons=buttons)
+        return Reply(f"I found nothing close to \"{shown}\". Check the spelling, or try the "
+                     "original title.")
+
+    def _act(self, uid: int, action: str, item_id: int, *,
+             stars: float | None = None) -> list[Reply]:
+        """What a command or a chosen title does to one title."""
+        item = self._candidate(item_id)
+        if action == "like":
+            self.db.like(uid, item.item_id)
+            self.db.record_feedback(uid, item.item_id, "like")
+            count = self.db.count_feedback(uid)
+            nudge = " Tap a few more, then /recommend." if count < 3 else " Ask /recommend."
+            return [Reply(f"❤ Liked {describe(item)}.{nudge}", notice="Liked")]
+        if action == "dislike":
+            self.db.dislike(uid, item.item_id)
+            return [Reply(f"👎 Noted: you don't like {describe(item)}.", notice="Disliked")]
+        if action == "unlike":
+            removed = self.db.unlike(uid, item.item_id)
+            text = f"Forgot what you said about {describe(item)}." if removed else (
+                f"You hadn't rated {describe(item)}.")
+            return [Reply(text, notice="Removed" if removed else None)]
+        if action == "rate":
+            if stars is None:
+                raise KeyError(action)
+            self.db.rate(uid, item.item_id, stars)
+            return [Reply(f"⭐ Rated {describe(item)}: {stars:g}/5.", notice="Rated")]
+        return [self._act_on_lists(uid, action, item)]
+
+    def _act_on_lists(self, uid: int, action: str, item: Candidate) -> Reply:
+        """The actions that touch the watchlist or only show something."""
+        name = describe(item)
+        if action == "watch":
+            added = self.db.watch(uid, item.item_id)
+            self.db.record_feedback(uid, item.item_id, "watch")
+            text = f"➕ Added {name} to your /watchlist." if added else (
+                f"{name} is already on your /watchlist.")
+            return Reply(text, notice="Added" if added else "Already there")
+        if action == "unwatch":
+            removed = self.db.unwatch(uid, item.item_id)
+            text = f"Removed {name} from your watchlist." if removed else (
+                f"{name} wasn't on your watchlist.")
+            return Reply(text, notice="Removed" if removed else None)
+        if action == "similar":
+            return self._similar(uid, item)
+        if action == "why":
+            return self._why(uid, item)
+        if action == "show":
+            return self._title_card(item)
+        raise KeyError(action)
+
+    def _similar(self, uid: int, item: Candidate) -> Reply:
+        results = self.recommender.similar(item.item_id, n=PAGE, exclude=self.db.excluded(uid))
+        if not results:
+            return Reply(f"I have nothing similar to {describe(item)} yet.")
+        cards = [Card(f"{i}. {describe(r)}", item_id=r.item_id)
+                 for i, r in enumerate(results, 1)]
+        return Reply(f"More like {describe(item)}:", cards=cards,
+                     buttons=self._pick_buttons(results))
+
+    def _why(self, uid: int, item: Candidate) -> Reply:
+        likes, dislikes, neutral = self._taste(uid)
+        explained = self.recommender.explain(likes, dislikes, item.item_id, neutral=neutral)
+        name = describe(item)
+        if explained is None:
+            return Reply(f"I know too little about {name} to say.")
+        if explained.source == "popular":
+            return Reply(f"You haven't liked anything yet, so {name} would only come up for "
+                         "being popular and well rated.")
+        if explained.because:
+            reasons = " and ".join(self.recommender.titles_of(i for i, _ in explained.because))
+            return Reply(f"{name}: because you liked {reasons} (match {explained.score:.0%} "
+                         f"of your best pick, from {explained.source} filtering).")
+        return Reply(f"Nothing you liked points to {name} (match {explained.score:.0%} "
+                     "of your best pick).")
+
+    def _title_card(self, item: Candidate) -> Reply:
+        return Reply(describe(item), buttons=[[
+            Button("❤ Like", Like(item.item_id)), Button("➕ Watchlist", Watch(item.item_id)),
+            Button("≈ Similar", Chosen("similar", item.item_id))]])
+
+    def _lookup(self, uid: int, text: str) -> Reply:
+        match = self.title_index.search(text[:MAX_TEXT])
+        if match.status == "found" and match.best is not None:
+            return self._title_card(match.best)
+        return self._choose(match, text[:MAX_TEXT], "show", None)
+
+    def _onboarding(self, count: int = 8) -> list[Candidate]:
+        """Popular, well-rated, varied: the best item of each of the biggest genres."""
+        picks: list[Candidate] = []
+        used_genres: set[str] = set()
+        for r in self.recommender.recommend([], n=200):
+            if r.genres and r.genres[0] in used_genres:
+                continue
+            candidate = self.title_index.get(r.item_id)
+            if candidate is not None:
+                picks.append(candidate)
+                used_genres.update(r.genres[:1])
+            if len(picks) == count:
+                break
+        return picks
+
+    def _recommend(self, uid: int, args: Args) -> list[Reply]:
+        likes, dislikes, neutral = self._taste(uid)
+        picks = self.recommender.recommend(
+            likes, dislikes, n=LIST_SIZE, exclude=self.db.excluded(uid), kind=args.kind,
+            genres=list(args.genres), years=args.years, neutral=neutral)
+        with self._lock:
+            self._lists[uid] = PickList(picks, 0, args.count or PAGE)
+        if not picks:
+            return [Reply("Nothing matches those filters yet. Try fewer filters, e.g. "
+                          "/recommend movie")]
+        intro = "" if likes else ("You haven't told me what you like yet, so here are popular, "
+                                  "well-rated picks. /like a few titles to make them yours.\n\n")
+        return [self._next_page(uid, intro)]
+
+    def _more(self, uid: int) -> list[Reply]:
+        with self._lock:
+            state = self._lists.get(uid)
+        if not state:
+            return [Reply("Ask /recommend first; /more shows the next picks of that list.")]
+        if state.shown >= len(state.picks):
+            return [Reply("That's the whole list. /recommend again for a fresh one.")]
+        return [self._next_page(uid, "")]
+
+    def _next_page(self, uid: int, intro: str) -> Reply:
+        with self._lock:
+            state = self._lists[uid]
+            start = state.shown
+            page = state.picks[start:start + state.page_size]
+            state.shown = start + len(page)
+            more = state.shown < len(state.picks)
+        self.db.log_shown(uid, [r.item_id for r in page], "recommend")
+        cards = [Card(numbered_heading(i, r), self._reason(r), r.item_id)
+                 for i, r in enumerate(page, start + 1)]
+        buttons = self._pick_buttons(page, first=start + 1)
+        if more:
+            buttons.append([Button("More picks ▶", MorePicks())])
+        return Reply(intro + "Picks for you:" if start == 0 else "More picks:", cards=cards,
+                     buttons=buttons)
+
+    def _reason(self, r: Recommendation) -> str:
+        if r.because:  # (liked item id, share) pairs, best first
+            return "because you liked " + " and ".join(
+                self.recommender.titles_of(i for i, _ in r.because))
+        if r.source == "popular":
+            return "popular and well rated"
+        return "close to your taste"
+
+    @staticmethod
+    def _pick_buttons(results: Sequence[Recommendation], first: int = 1) -> list[list[Button]]:
+        return [[Button(f"{i} 👍", Like(r.item_id)), Button(f"{i} 👎", NotInterested(r.item_id)),
+                 Button(f"{i} ➕", Watch(r.item_id)), Button(f"{i} ✔", Seen(r.item_id))]
+                for i, r in enumerate(results, first)]
 
     def _member_names(self, members: list[int]) -> list[str]:
         names = self.db.names(members)
@@ -492,227 +663,35 @@ class Conversation:
             return Reply(f"{who}. Movie night needs at least two: send /movienight join.")
         tastes, exclude = [], set()
         for member in members:
-            tastes.append(self.db.preferences(member))
+            likes, dislikes, _neutral = self._taste(member)
+            tastes.append((likes, dislikes))
             # Seen, rated or not wanted by anyone is out; a watchlist title is fair game.
             wanted = {w.item_id for w in self.db.watchlist(member, 0, 10_000)}
             exclude |= self.db.excluded(member) - wanted
-        picks = self.rec.recommend_group(tastes, n=GROUP_PICKS, exclude=exclude)
+        picks = self.recommender.recommend_group(tastes, n=GROUP_PICKS, exclude=exclude)
         if not picks:
             return Reply("I couldn't find anything none of you has seen. Impressive.")
-        lines, cards = [f"🍿 Movie night for {_and(names)}:"], []
-        for i, pick in enumerate(picks, 1):
-            r = pick.item
-            heading = (f"{i}. {describe(r.title, r.year, r.kind)}"
-                       + (f" · {', '.join(r.genres[:3])}" if r.genres else ""))
-            detail = "for " + _and([names[k] for k in pick.for_whom])
-            lines += [heading, f"   {detail}"]
-            cards.append(Card(heading, detail, r.item_id))
-        lines.append("Nobody here has seen these. Tap ➕ to keep one on your watchlist.")
-        buttons = [[Button(f"{i} ➕", f"watch:{p.item.item_id}"),
-                    Button(f"{i} ✔ seen", f"seen:{p.item.item_id}")]
+        cards = [Card(numbered_heading(i, p.item), "for " + joined([names[k] for k in p.for_whom]),
+                      p.item.item_id) for i, p in enumerate(picks, 1)]
+        buttons = [[Button(f"{i} ➕", Watch(p.item.item_id)),
+                    Button(f"{i} ✔ seen", Seen(p.item.item_id))]
                    for i, p in enumerate(picks, 1)]
-        return Reply("\n".join(lines), buttons, cards=cards)
-
-    def _is_admin(self, user: UserRef) -> bool:
-        return str(user.platform_user_id) in self.admin_ids
-
-    def _candidate(self, item_id: int) -> Candidate:
-        found = self.titles.get(int(item_id))
-        if found is None:
-            raise KeyError(item_id)
-        return found
-
-    def _resolve_then(self, uid: int, query: str, action: str, example: str,
-                      extra: int | None = None) -> list[Reply]:
-        if not query.strip():
-            return [Reply(f"Which title? For example: {example}")]
-        match = self.titles.search(query)
-        if match.status == "found" and match.best is not None:
-            return self._act(uid, action, match.best.item_id, extra=extra)
-        return [self._choose(match, query, action, extra)]
-
-    def _choose(self, match: Match, query: str, action: str, extra: int | None) -> Reply:
-        suffix = f":{extra}" if extra is not None else ""
-        buttons = [[Button(describe(c.title, c.year, c.kind), f"pick:{action}:{c.item_id}{suffix}")]
-                   for c in match.candidates[:5]]
-        shown = query if len(query) <= 60 else query[:57] + "..."
-        if match.status == "ambiguous":
-            return Reply(f"Several titles match \"{shown}\". Which one?", buttons)
-        if buttons:
-            return Reply(f"I found nothing close to \"{shown}\". Did you mean one of these?",
-                         buttons)
-        return Reply(f"I found nothing close to \"{shown}\". Check the spelling, or try the "
-                     "original title.")
-
-    def _act(self, uid: int, action: str, item_id: int, *, extra: int | None = None) -> list[Reply]:
-        item = self._candidate(item_id)
-        name = describe(item.title, item.year, item.kind)
-        if action == "like":
-            self.db.like(uid, item.item_id)
-            self.db.record_feedback(uid, item.item_id, "like")
-            count = self.db.count_feedback(uid)
-            nudge = " Tap a few more, then /recommend." if count < 3 else " Ask /recommend."
-            return [Reply(f"❤ Liked {name}.{nudge}", notice="Liked")]
-        if action == "dislike":
-            self.db.dislike(uid, item.item_id)
-            return [Reply(f"👎 Noted: you don't like {name}.", notice="Disliked")]
-        if action == "unlike":
-            removed = self.db.unlike(uid, item.item_id)
-            text = f"Forgot what you said about {name}." if removed else (
-                f"You hadn't rated {name}.")
-            return [Reply(text, notice="Removed" if removed else None)]
-        if action == "rate":
-            stars = (extra or 0) / 2
-            self.db.rate(uid, item.item_id, stars)
-            return [Reply(f"⭐ Rated {name}: {stars:g}/5.", notice="Rated")]
-        return [self._act_on_lists(uid, action, item, name)]
-
-    def _act_on_lists(self, uid: int, action: str, item: Candidate, name: str) -> Reply:
-        """The actions that touch the watchlist or only show something."""
-        if action == "watch":
-            added = self.db.watch(uid, item.item_id)
-            self.db.record_feedback(uid, item.item_id, "watch")
-            text = f"➕ Added {name} to your /watchlist." if added else (
-                f"{name} is already on your /watchlist.")
-            return Reply(text, notice="Added" if added else "Already there")
-        if action == "unwatch":
-            removed = self.db.unwatch(uid, item.item_id)
-            text = f"Removed {name} from your watchlist." if removed else (
-                f"{name} wasn't on your watchlist.")
-            return Reply(text, notice="Removed" if removed else None)
-        if action == "similar":
-            return self._similar(uid, item, name)
-        if action == "why":
-            return self._why(uid, item, name)
-        if action == "show":
-            return self._card(item, name)
-        raise KeyError(action)
-
-    def _similar(self, uid: int, item: Candidate, name: str) -> Reply:
-        results = self.rec.similar(item.item_id, n=PAGE, exclude=self.db.excluded(uid))
-        if not results:
-            return Reply(f"I have nothing similar to {name} yet.")
-        lines = [f"More like {name}:"] + [
-            f"{i}. {describe(r.title, r.year, r.kind)}" for i, r in enumerate(results, 1)]
-        return Reply("\n".join(lines), self._item_buttons(results))
-
-    def _why(self, uid: int, item: Candidate, name: str) -> Reply:
-        likes, dislikes = self.db.preferences(uid)
-        explained = self.rec.explain(likes, dislikes, item.item_id,
-                                     neutral=self.db.neutral(uid))
-        if explained is None:
-            return Reply(f"I know too little about {name} to say.")
-        if explained.source == "popular":
-            return Reply(f"You haven't liked anything yet, so {name} would only come up for "
-                         "being popular and well rated.")
-        if explained.because:
-            reasons = " and ".join(self.rec.titles_of(i for i, _ in explained.because))
-            return Reply(f"{name}: because you liked {reasons} (match {explained.score:.0%} "
-                         f"of your best pick, from {explained.source} filtering).")
-        return Reply(f"Nothing you liked points to {name} (match {explained.score:.0%} "
-                     "of your best pick).")
-
-    def _card(self, item: Candidate, name: str) -> Reply:
-        return Reply(name, [[Button("❤ Like", f"like:{item.item_id}"),
-                             Button("➕ Watchlist", f"watch:{item.item_id}"),
-                             Button("≈ Similar", f"pick:similar:{item.item_id}")]])
-
-    def _lookup(self, uid: int, text: str) -> Reply:
-        match = self.titles.search(text[:MAX_TEXT])
-        if match.status == "found" and match.best is not None:
-            best = match.best
-            return self._card(best, describe(best.title, best.year, best.kind))
-        return self._choose(match, text[:MAX_TEXT], "show", None)
-
-    def _onboarding(self, count: int = 8) -> list[Candidate]:
-        """Popular, well-rated, varied: the best item of each of the biggest genres."""
-        picks: list[Candidate] = []
-        used_genres: set[str] = set()
-        for r in self.rec.recommend([], n=200):
-            if r.genres and r.genres[0] in used_genres:
-                continue
-            candidate = self.titles.get(r.item_id)
-            if candidate is not None:
-                picks.append(candidate)
-                used_genres.update(r.genres[:1])
-            if len(picks) == count:
-                break
-        return picks
-
-    def _parse_recommend(self, args: str) -> tuple[dict, str | None]:
-        query: dict = {"n": PAGE, "kind": None, "genres": [], "years": None}
-        genres = {g.lower().replace("-", ""): g for g in self.rec.genre_names}
-        for token in args.lower().split():
-            bare = token.replace("-", "")
-            if token.isdigit() and len(token) <= 2:
-                query["n"] = max(1, min(int(token), 20))
-            elif token in ("movie", "movies", "film", "films"):
-                query["kind"] = "movie"
-            elif token in ("tv", "show", "shows", "series"):
-                query["kind"] = "tv"
-            elif years := re.fullmatch(r"(\d{4})\s*[-–]\s*(\d{4})", token):
-                lo, hi = sorted((int(years.group(1)), int(years.group(2))))
-                query["years"] = (lo, hi)
-            elif decade := re.fullmatch(r"(\d{3})0s", token):
-                query["years"] = (int(decade.group(1)) * 10, int(decade.group(1)) * 10 + 9)
-            elif re.fullmatch(r"\d{4}", token):
-                query["years"] = (int(token), int(token))
-            elif bare in genres:
-                query["genres"].append(genres[bare])
-            else:
-                known = ", ".join(self.rec.genre_names)
-                return query, (f"I don't understand \"{token[:30]}\". Use a number, movie or "
-                               f"tv, a genre ({known}) or years like 1990-1999.")
-        return query, None
-
-    def _page_of_list(self, uid: int, intro: str) -> Reply:
-        with self._lock:
-            state = self._lists[uid]
-            start = state["pos"]
-            page = state["results"][start:start + state["n"]]
-            state["pos"] = start + len(page)
-            more = state["pos"] < len(state["results"])
-        self.db.log_shown(uid, [r.item_id for r in page], "recommend")
-        lines = [intro + "Picks for you:"] if start == 0 else ["More picks:"]
-        cards = []
-        for i, r in enumerate(page, start + 1):
-            heading = (f"{i}. {describe(r.title, r.year, r.kind)}"
-                       + (f" · {', '.join(r.genres[:3])}" if r.genres else ""))
-            lines += [heading, f"   {self._reason(r)}"]
-            cards.append(Card(heading, self._reason(r), r.item_id))
-        buttons = self._item_buttons(page, first=start + 1)
-        if more:
-            buttons.append([Button("More picks ▶", "more")])
-        return Reply("\n".join(lines), buttons, cards=cards)
-
-    def _reason(self, r: Recommendation) -> str:
-        if r.because:  # (liked item id, share) pairs, best first
-            return "because you liked " + " and ".join(
-                self.rec.titles_of(i for i, _ in r.because))
-        if r.source == "popular":
-            return "popular and well rated"
-        return "close to your taste"
-
-    @staticmethod
-    def _item_buttons(results: Sequence[Recommendation], first: int = 1) -> list[list[Button]]:
-        return [[Button(f"{i} 👍", f"like:{r.item_id}"), Button(f"{i} 👎", f"no:{r.item_id}"),
-                 Button(f"{i} ➕", f"watch:{r.item_id}"), Button(f"{i} ✔", f"seen:{r.item_id}")]
-                for i, r in enumerate(results, first)]
+        return Reply(f"🍿 Movie night for {joined(names)}:", cards=cards,
+                     outro="Nobody here has seen these. Tap ➕ to keep one on your watchlist.",
+                     buttons=buttons)
 
     def _likes_page(self, uid: int, page: int, edit: bool = False) -> Reply:
         total = self.db.count_feedback(uid)
         if total == 0:
             return Reply("You haven't told me anything yet. Try /like Dune.", edit=edit)
         page = max(0, min(page, (total - 1) // PAGE))
-        rows = self.db.feedback(uid, offset=page * PAGE, limit=PAGE)
-        lines = [f"What you told me ({total}), newest first:"]
-        for f in rows:
-            item = self.titles.get(f.item_id)
-            name = describe(item.title, item.year, item.kind) if item else f"item {f.item_id}"
+        cards = []
+        for f in self.db.feedback(uid, offset=page * PAGE, limit=PAGE):
             what = {"like": "❤ liked", "dislike": "👎 disliked"}.get(f.source,
                                                                   f"⭐ {f.rating:g}/5")
-            lines.append(f"{what}: {name}")
-        return Reply("\n".join(lines), self._pager("likes", page, total), edit=edit)
+            cards.append(Card(f"{what}: {self._name_of(f.item_id)}", item_id=f.item_id))
+        return Reply(f"What you told me ({total}), newest first:", cards=cards,
+                     buttons=self._pager(LikesPage, page, total), edit=edit)
 
     def _watchlist_page(self, uid: int, page: int, edit: bool = False) -> Reply:
         total = self.db.count_watchlist(uid)
@@ -720,22 +699,29 @@ class Conversation:
             return Reply("Your watchlist is empty. Add with /watch Alien or the ➕ buttons.",
                          edit=edit)
         page = max(0, min(page, (total - 1) // PAGE))
-        rows = self.db.watchlist(uid, offset=page * PAGE, limit=PAGE)
-        lines = [f"Your watchlist ({total}):"]
-        buttons = []
-        for i, w in enumerate(rows, page * PAGE + 1):
-            item = self.titles.get(w.item_id)
-            name = describe(item.title, item.year, item.kind) if item else f"item {w.item_id}"
-            lines.append(f"{i}. {name}")
-            buttons.append([Button(f"{i} ✔ seen", f"seen:{w.item_id}"),
-                            Button(f"{i} ✖ remove", f"unwatch:{w.item_id}")])
-        return Reply("\n".join(lines), buttons + self._pager("wl", page, total), edit=edit)
+        cards, buttons = [], []
+        for i, w in enumerate(self.db.watchlist(uid, offset=page * PAGE, limit=PAGE),
+                              page * PAGE + 1):
+            cards.append(Card(f"{i}. {self._name_of(w.item_id)}", item_id=w.item_id))
+            buttons.append([Button(f"{i} ✔ seen", Seen(w.item_id)),
+                            Button(f"{i} ✖ remove", RemoveFromWatchlist(w.item_id))])
+        return Reply(f"Your watchlist ({total}):", cards=cards,
+                     buttons=buttons + self._pager(WatchlistPage, page, total), edit=edit)
+
+    def _name_of(self, item_id: int) -> str:
+        item = self.title_index.get(item_id)
+        return describe(item) if item else f"item {item_id}"
 
     @staticmethod
-    def _pager(action: str, page: int, total: int) -> list[list[Button]]:
+    def _pager(page_kind: type[LikesPage] | type[WatchlistPage], page: int,
+               total: int) -> list[list[Button]]:
         row = []
         if page > 0:
-            row.append(Button("◀ Newer", f"{action}:{page - 1}"))
+            row.append(Button("◀ Newer", page_kind(page - 1)))
         if (page + 1) * PAGE < total:
-            row.append(Button("Older ▶", f"{action}:{page + 1}"))
+            row.append(Button("Older ▶", page_kind(page + 1)))
         return [row] if row else []
+
+
+COMMANDS = collect(Conversation)
+Conversation.commands = COMMANDS

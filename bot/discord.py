@@ -13,25 +13,17 @@ are respected by cutting, never by failing.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import re
-from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Any, Literal, Optional
 
 import discord
 from discord import app_commands
 
-from bot.core import (
-    ADMIN_COMMANDS,
-    COMMANDS,
-    PERSONAL_COMMANDS,
-    Button,
-    Conversation,
-    Reply,
-    UserRef,
-    describe,
-    split_message,
-)
+from bot.commands import MAX_COUNT, Command, Param
+from bot.core import Conversation, UserRef
+from bot.replies import Button, Reply, describe, split_message
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +54,11 @@ def chunks(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 
 
 def embed_of(reply: Reply) -> discord.Embed:
-    """A list reply as an embed: the intro as title, one field per title, the rest below."""
-    lines = reply.text.split("\n")
-    first_card = next((i for i, x in enumerate(lines) if x == reply.cards[0].heading), 0)
-    last_card = max((i for i, x in enumerate(lines) if x == reply.cards[-1].heading),
-                    default=len(lines) - 1)
-    intro = [x for x in lines[:first_card] if x.strip()]
-    outro = [x for x in lines[last_card + 2:] if x.strip()]
+    """A list reply as an embed: the intro's last line as title, one field per card, the
+    rest of the intro and the outro as description."""
+    intro = [x for x in reply.intro.split("\n") if x.strip()]
     title = intro[-1] if intro else "Picks"
-    description = "\n".join(intro[:-1] + outro)
+    description = "\n".join([*intro[:-1], *([reply.outro] if reply.outro else [])])
     embed = discord.Embed(title=_safe(title)[:EMBED_TITLE],
                           description=_safe(description)[:EMBED_DESCRIPTION] or None,
                           colour=discord.Colour.blurple())
@@ -120,7 +108,7 @@ def view_of(buttons: list[list[Button]]) -> discord.ui.View | None:
 
 def messages_of(reply: Reply) -> list[dict]:
     """Keyword arguments for one or more sends; the buttons go with the last."""
-    if reply.cards:
+    if any(card.detail for card in reply.cards):  # picks with reasons; plain lists read as text
         sends = [{"embed": embed_of(reply)}]
     else:
         sends = [{"content": part} for part in chunks(reply.text)]
@@ -160,12 +148,12 @@ class DiscordBot(discord.Client):
 
     # ----- what users do ---------------------------------------------------------------
 
-    async def on_command(self, interaction: discord.Interaction, name: str, args: str) -> None:
-        """A slash command, as the core's text command: ``/name args``."""
-        text = f"/{name} {args}".strip()
-        replies = await asyncio.to_thread(self.conversation.handle_text, user_of(interaction),
-                                          text)
-        private = name in PERSONAL_COMMANDS and interaction.guild_id is not None
+    async def on_command(self, interaction: discord.Interaction, command: Command,
+                         values: dict[str, Any]) -> None:
+        """A slash command: its typed options go to the core as they are."""
+        replies = await asyncio.to_thread(self.conversation.handle_command,
+                                          user_of(interaction), command.name, values)
+        private = command.personal and interaction.guild_id is not None
         await self._respond(interaction, replies, private)
 
     async def on_button(self, interaction: discord.Interaction, data: str) -> None:
@@ -183,25 +171,25 @@ class DiscordBot(discord.Client):
         if rest:
             await self._respond(interaction, rest, interaction.guild_id is not None)
 
-    async def title_choices(self, interaction: discord.Interaction,
+    async def title_choices(self, _interaction: discord.Interaction,
                             current: str) -> list[app_commands.Choice[str]]:
         """Autocomplete for title options, from the same index the core matches with."""
         if not current.strip():
             return []
-        match = await asyncio.to_thread(self.conversation.titles.search, current[:200],
+        match = await asyncio.to_thread(self.conversation.title_index.search, current[:200],
                                         CHOICES)
         choices = []
         for c in match.candidates[:CHOICES]:
-            label = describe(c.title, c.year, c.kind)[:CHOICE_TEXT]
+            label = describe(c)[:CHOICE_TEXT]
             # The value is typed back into the core: title, year and kind pick this one.
             value = f"{c.title} {c.year or ''} {'tv' if c.kind == 'tv' else ''}"
             choices.append(app_commands.Choice(name=label, value=" ".join(value.split())
                                                [:CHOICE_TEXT]))
         return choices
 
-    async def genre_choices(self, interaction: discord.Interaction,
+    async def genre_choices(self, _interaction: discord.Interaction,
                             current: str) -> list[app_commands.Choice[str]]:
-        names = self.conversation.rec.genre_names
+        names = self.conversation.recommender.genre_names
         wanted = current.strip().lower()
         hits = [g for g in names if g.lower().startswith(wanted)] + \
                [g for g in names if wanted in g.lower() and not g.lower().startswith(wanted)]
@@ -227,64 +215,43 @@ class DiscordBot(discord.Client):
 
 
 def add_commands(bot: DiscordBot) -> None:
-    """Every core command as a slash command; options typed, titles autocompleted."""
-    special = _special_commands(bot)
-    with_title = {"like", "dislike", "unlike", "watch", "unwatch", "similar", "why"}
-    for name, text in {**COMMANDS, **ADMIN_COMMANDS}.items():
-        if name in special:
-            cmd = app_commands.Command(name=name, description=text[:100],
-                                       callback=special[name])
-            autocomplete = {"rate": ("title", bot.title_choices),
-                            "recommend": ("genre", bot.genre_choices)}.get(name)
-            if autocomplete:
-                cmd.autocomplete(autocomplete[0])(autocomplete[1])
-            bot.tree.add_command(cmd)
-        elif name in with_title:
-            _add_titled(bot, name, text)
-        else:
-            _add_plain(bot, name, text)
+    """Every registered command as a slash command: options typed, titles autocompleted."""
+    for declared in bot.conversation.commands:
+        bot.tree.add_command(slash_command(bot, declared))
 
 
-def _add_plain(bot: DiscordBot, name: str, text: str) -> None:
-    async def command(interaction: discord.Interaction) -> None:
-        await bot.on_command(interaction, name, "")
-    bot.tree.add_command(app_commands.Command(name=name, description=text[:100],
-                                              callback=command))
+def option_type(param: Param) -> Any:
+    """The annotation discord.py turns into the option's type and limits."""
+    return {"title": app_commands.Range[str, 1, 200],
+            "stars": app_commands.Range[float, 0.5, 5.0],
+            "count": app_commands.Range[int, 1, MAX_COUNT],
+            "kind": Literal["movie", "tv"],
+            "choice": Literal[param.choices] if param.choices else str,
+            }.get(param.kind, app_commands.Range[str, 1, 200])
 
 
-def _add_titled(bot: DiscordBot, name: str, text: str) -> None:
-    @app_commands.describe(title="a movie or show, e.g. Dune 2021")
-    async def command(interaction: discord.Interaction,
-                      title: app_commands.Range[str, 1, 200]) -> None:
-        await bot.on_command(interaction, name, title)
-    cmd = app_commands.Command(name=name, description=text[:100], callback=command)
-    cmd.autocomplete("title")(bot.title_choices)
-    bot.tree.add_command(cmd)
+def slash_command(bot: DiscordBot, declared: Command) -> app_commands.Command:
+    """One declaration as an app command whose callback signature is its options."""
 
+    async def callback(interaction: discord.Interaction, **values: Any) -> None:
+        await bot.on_command(interaction, declared, values)
 
-def _special_commands(bot: DiscordBot) -> dict[str, Callable[..., Awaitable[None]]]:
-    """The callbacks of the commands with typed options beyond one title."""
-
-    @app_commands.describe(title="a movie or show", stars="1 to 5, half stars allowed")
-    async def rate(interaction: discord.Interaction, title: app_commands.Range[str, 1, 200],
-                   stars: app_commands.Range[float, 0.5, 5.0]) -> None:
-        await bot.on_command(interaction, "rate", f"{title} {stars:g}")
-
-    @app_commands.describe(count="how many picks (1-10)", kind="movies or TV shows",
-                           genre="e.g. Comedy", years="e.g. 1990-1999 or 2010")
-    async def recommend(interaction: discord.Interaction,
-                        count: app_commands.Range[int, 1, 10] | None = None,
-                        kind: Literal["movie", "tv"] | None = None,
-                        genre: str | None = None, years: str | None = None) -> None:
-        args = " ".join(str(x) for x in (count, kind, genre, years) if x)
-        await bot.on_command(interaction, "recommend", args)
-
-    @app_commands.describe(action="join or leave movie night here, or pick (the default)")
-    async def movienight(interaction: discord.Interaction,
-                         action: Literal["pick", "join", "leave"] = "pick") -> None:
-        await bot.on_command(interaction, "movienight", "" if action == "pick" else action)
-
-    return {"rate": rate, "recommend": recommend, "movienight": movienight}
+    options = [inspect.Parameter(
+        p.option, inspect.Parameter.KEYWORD_ONLY,
+        annotation=option_type(p) if p.required else Optional[option_type(p)],  # noqa: UP045
+        default=inspect.Parameter.empty if p.required else None) for p in declared.params]
+    callback.__signature__ = inspect.Signature([inspect.Parameter(
+        "interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        annotation=discord.Interaction), *options])
+    callback.__discord_app_commands_param_description__ = {
+        p.option: p.help[:100] for p in declared.params}
+    cmd = app_commands.Command(name=declared.name, description=declared.help[:100],
+                               callback=callback)
+    completers = {"title": bot.title_choices, "genre": bot.genre_choices}
+    for p in declared.params:
+        if p.kind in completers:
+            cmd.autocomplete(p.option)(completers[p.kind])
+    return cmd
 
 
 async def serve_discord(conversation: Conversation, token: str, stop: asyncio.Event) -> None:

@@ -29,8 +29,10 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import BaseRequest
 
-from bot.core import ADMIN_COMMANDS, COMMANDS, Conversation, Reply, UserRef, split_message
+from bot.core import Conversation, UserRef
+from bot.replies import Reply, split_message
 
 log = logging.getLogger(__name__)
 LIMIT = 4096
@@ -70,7 +72,7 @@ class TelegramBot:
     def __init__(self, conversation: Conversation) -> None:
         self.conversation = conversation
 
-    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_message(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """A command, or (in private chats) free text: both go to the core as typed."""
         message = update.effective_message
         await message.chat.send_action(ChatAction.TYPING)
@@ -79,11 +81,11 @@ class TelegramBot:
         for reply in replies:
             await send(message, reply)
 
-    async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_other(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         for reply in self.conversation.handle_other(user_of(update)):
             await send(update.effective_message, reply)
 
-    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_button(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         replies = await asyncio.to_thread(self.conversation.handle_button, user_of(update),
                                           query.data or "")
@@ -100,12 +102,14 @@ class TelegramBot:
             elif query.message is not None:
                 await send(query.message, reply)
 
-    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_error(self, _update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("update failed: %s", type(context.error).__name__, exc_info=context.error)
 
 
-async def register_commands(app: Application) -> None:
-    await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS.items()])
+async def register_commands(app: Application, conversation: Conversation) -> None:
+    """The command menu: every command everyone may use, from the registry."""
+    await app.bot.set_my_commands([BotCommand(name, text[:256])
+                                   for name, text in conversation.commands.menu()])
 
 
 def connect_outbox(app: Application, conversation: Conversation) -> None:
@@ -137,19 +141,24 @@ def connect_outbox(app: Application, conversation: Conversation) -> None:
 
 
 def build_application(conversation: Conversation, token: str,
-                      api_base_url: str | None = None) -> Application:
+                      api_base_url: str | None = None,
+                      request: BaseRequest | None = None) -> Application:
+    """The bot's Application; ``request`` replaces the HTTP layer (tests)."""
     base = (api_base_url or OFFICIAL_API).rstrip("/")
 
     async def post_init(app: Application) -> None:
-        await register_commands(app)
+        await register_commands(app, conversation)
         connect_outbox(app, conversation)
 
-    app = (Application.builder().token(token).base_url(f"{base}/bot")
-           .base_file_url(f"{base}/file/bot").post_init(post_init)
-           .concurrent_updates(True).build())
+    builder = (Application.builder().token(token).base_url(f"{base}/bot")
+               .base_file_url(f"{base}/file/bot").post_init(post_init)
+               .concurrent_updates(True))
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    app = builder.build()
     bot = TelegramBot(conversation)
     private = filters.ChatType.PRIVATE
-    app.add_handler(CommandHandler([*COMMANDS, *ADMIN_COMMANDS], bot.on_message))
+    app.add_handler(CommandHandler([c.name for c in conversation.commands], bot.on_message))
     app.add_handler(MessageHandler(filters.COMMAND & private, bot.on_message))  # unknown ones
     app.add_handler(CallbackQueryHandler(bot.on_button))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & private, bot.on_message))

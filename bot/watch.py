@@ -37,7 +37,7 @@ class ModelWatcher:
     def check(self) -> str | None:
         """Swap to a new current model; return its version, or None when nothing changed."""
         version = self.target()
-        serving = self.conversation.rec.version
+        serving = self.conversation.recommender.version
         if version is None or version == serving or version == self._refused:
             return None
         try:

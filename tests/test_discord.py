@@ -10,7 +10,9 @@ import asyncio
 
 import pytest
 
-from bot.core import ADMIN_COMMANDS, COMMANDS, Button, Card, Conversation, Reply
+from bot.core import COMMANDS, Conversation
+from bot.payloads import Like, MorePicks
+from bot.replies import Button, Card, Reply
 from bot.discord import DiscordBot, chunks, embed_of, messages_of, view_of
 from storage import Storage
 from tests.bot_model import small_model
@@ -25,7 +27,7 @@ def bot(tmp_path):
 
 def test_every_core_command_is_a_slash_command(bot):
     names = {c.name for c in bot.tree.get_commands()}
-    assert names == set(COMMANDS) | set(ADMIN_COMMANDS)
+    assert names == {c.name for c in COMMANDS}
     params = {c.name: {p.name: p for p in c.parameters} for c in bot.tree.get_commands()}
     assert params["like"]["title"].autocomplete and params["like"]["title"].required
     assert params["rate"]["stars"].type.name == "number"
@@ -61,22 +63,21 @@ def test_long_text_is_split_under_2000_and_never_pings():
 def test_lists_become_embeds_within_discord_limits():
     cards = [Card(f"{i}. {'Very long title ' * 30}", "because you liked " + "X" * 2000, i)
              for i in range(1, 40)]
-    text = "Picks for you:\n" + "\n".join(f"{c.heading}\n   {c.detail}" for c in cards)
-    embed = embed_of(Reply(text, cards=cards))
+    embed = embed_of(Reply("Picks for you:", cards=cards))
     assert embed.title == "Picks for you:"
     assert len(embed.fields) <= 25 and len(embed) <= 6000
     assert all(len(f.name) <= 256 and len(f.value) <= 1024 for f in embed.fields)
 
 
 def test_buttons_are_repacked_into_five_rows_of_five():
-    rows = [[Button(f"{i} {e}", f"like:{i}") for e in "👍👎➕✔"] for i in range(1, 6)]
-    rows.append([Button("More picks ▶", "more")])
+    rows = [[Button(f"{i} {e}", Like(i)) for e in "👍👎➕✔"] for i in range(1, 6)]
+    rows.append([Button("More picks ▶", MorePicks())])
     view = view_of(rows)
     assert len(view.children) == 21
     assert max(item.row for item in view.children) == 4
     assert view.children[0].item.custom_id == "core:like:1"
-    too_many = view_of([[Button(str(i), f"like:{i}") for i in range(40)]])
+    too_many = view_of([[Button(str(i), Like(i)) for i in range(40)]])
     assert len(too_many.children) == 25
     assert view_of([]) is None
-    [send] = messages_of(Reply("Hi", rows))
+    [send] = messages_of(Reply("Hi", buttons=rows))
     assert send["content"] == "Hi" and send["view"] is not None

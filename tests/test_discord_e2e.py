@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from bot.core import ADMIN_COMMANDS, COMMANDS, Conversation
+from bot.core import COMMANDS, Conversation
 from bot.discord import DiscordBot
 from bot.telegram import build_application
 from storage import Storage
@@ -78,7 +78,7 @@ async def press(fake: FakeDiscord, bot: DiscordBot, message: dict, label: str,
 def test_a_user_journey_in_direct_messages(conversation):
     async def scenario(fake, bot):
         synced = {c["name"]: c for c in fake.commands()}
-        assert set(synced) == set(COMMANDS) | set(ADMIN_COMMANDS)
+        assert set(synced) == {c.name for c in COMMANDS}
         ambiguous = await say(fake, bot, "like", {"title": "godfather"})
         assert ambiguous["content"].startswith('Several titles match "godfather"')
         liked = await press(fake, bot, fake.last_message(), "The Godfather (1972)")
@@ -182,7 +182,7 @@ SCRIPT = [("start", {}, "start"), ("like", {"title": "star wars"}, "like star wa
 
 def test_the_same_conversation_reads_the_same_on_telegram_and_discord(tmp_path):
     """The contract both adapters share: every core command, the same replies."""
-    assert {s[0] for s in SCRIPT} == set(COMMANDS) | set(ADMIN_COMMANDS)
+    assert {s[0] for s in SCRIPT} == {c.name for c in COMMANDS}
     on_discord: list[list[str]] = []
     on_telegram: list[list[str]] = []
 
