@@ -131,10 +131,11 @@ class Conversation:
         cls.commands = collect(cls)
 
     def __init__(self, recommender: Recommender, storage: Storage, *,
-                 titles: TitleIndex | None = None, admin_ids: Sequence[str] = (),
+                 title_index: TitleIndex | None = None, admin_ids: Sequence[str] = (),
                  clock: Callable[[], float] = time.time, jobs: Jobs | None = None,
                  commands: Registry | None = None) -> None:
-        self._served = Served(recommender, titles or TitleIndex.from_recommender(recommender))
+        self._served = Served(recommender,
+                              title_index or TitleIndex.from_recommender(recommender))
         self._request = threading.local()
         self.db = storage
         self.admin_ids = {str(a) for a in admin_ids}
@@ -160,9 +161,10 @@ class Conversation:
     def title_index(self) -> TitleIndex:
         return self.served.title_index
 
-    def swap(self, recommender: Recommender, titles: TitleIndex | None = None) -> None:
+    def swap(self, recommender: Recommender, title_index: TitleIndex | None = None) -> None:
         """Serve another model from the next request on (requests in flight finish on theirs)."""
-        self._served = Served(recommender, titles or TitleIndex.from_recommender(recommender))
+        self._served = Served(recommender,
+                              title_index or TitleIndex.from_recommender(recommender))
 
     @contextmanager
     def _pinned(self) -> Iterator[None]:
@@ -204,7 +206,7 @@ class Conversation:
         uid = self.db.user(user.platform, user.platform_user_id, user.name)
         if not text.startswith("/"):
             with self._pinned():
-                return [self._lookup(uid, text)]
+                return [self._lookup(text)]
         name, _, rest = text[1:].partition(" ")
         name = name.split("@", 1)[0].lower()
         rest = " ".join(rest.split())[:MAX_TEXT]
@@ -566,9 +568,9 @@ class Conversation:
             return Reply(f"You haven't liked anything yet, so {name} would only come up for "
                          "being popular and well rated.")
         if explained.because:
-            reasons = " and ".join(self.recommender.titles_of(i for i, _ in explained.because))
-            return Reply(f"{name}: because you liked {reasons} (match {explained.score:.0%} "
-                         f"of your best pick, from {explained.source} filtering).")
+            return Reply(f"{name}: {self._because(explained.because)} (match "
+                         f"{explained.score:.0%} of your best pick, from {explained.source} "
+                         "filtering).")
         return Reply(f"Nothing you liked points to {name} (match {explained.score:.0%} "
                      "of your best pick).")
 
@@ -577,7 +579,7 @@ class Conversation:
             Button("❤ Like", Like(item.item_id)), Button("➕ Watchlist", Watch(item.item_id)),
             Button("≈ Similar", Chosen("similar", item.item_id))]])
 
-    def _lookup(self, uid: int, text: str) -> Reply:
+    def _lookup(self, text: str) -> Reply:
         match = self.title_index.search(text[:MAX_TEXT])
         if match.status == "found" and match.best is not None:
             return self._title_card(match.best)
@@ -637,10 +639,14 @@ class Conversation:
         return Reply(intro + "Picks for you:" if start == 0 else "More picks:", cards=cards,
                      buttons=buttons)
 
+    def _because(self, because: Sequence[tuple[int, float]]) -> str:
+        """(liked item id, share) pairs, best first, in words."""
+        return "because you liked " + " and ".join(
+            self.recommender.titles_of(i for i, _ in because))
+
     def _reason(self, r: Recommendation) -> str:
-        if r.because:  # (liked item id, share) pairs, best first
-            return "because you liked " + " and ".join(
-                self.recommender.titles_of(i for i, _ in r.because))
+        if r.because:
+            return self._because(r.because)
         if r.source == "popular":
             return "popular and well rated"
         return "close to your taste"

@@ -42,14 +42,14 @@ class ModelWatcher:
             return None
         try:
             recommender = Recommender.load(self.models_dir / version)
-            titles = TitleIndex.from_recommender(recommender)
+            title_index = TitleIndex.from_recommender(recommender)
         except (ModelError, OSError) as exc:
             self._refused = version
             log.error("refusing model %s: %s", version, exc)
             self.conversation.tell(None, f"⚠️ models/current points to {version}, which is "
                                          f"unusable, so I kept serving {serving}. {exc}")
             return None
-        self.conversation.swap(recommender, titles)
+        self.conversation.swap(recommender, title_index)
         self._refused = None
         log.info("now serving model %s (was %s)", version, serving)
         return version
