@@ -83,7 +83,7 @@ class CoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"core:(?P<
         self.data = data
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item,
+    async def from_custom_id(cls, _interaction: discord.Interaction, item: discord.ui.Item,
                              match: re.Match[str]) -> CoreButton:
         return cls(match["data"], getattr(item, "label", None) or "…")
 
