@@ -1,17 +1,87 @@
-"""A throwaway HTTP file server on 127.0.0.1 that can misbehave on request.
+"""Throwaway HTTP servers on 127.0.0.1 for tests.
 
-Serves ``files`` (path -> bytes), honours ``Range`` like real static servers, and
-for a path in ``truncate_once`` sends only half the body (with the full
-Content-Length) the first time, to simulate a dropped connection.
+:class:`LocalServer` runs any request handler on a random port in a daemon thread;
+:func:`json_handler` is the handler of the fake chat APIs (JSON over keep-alive
+connections); :class:`FileServer` is a file server that can misbehave on request.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
-class FileServer:
+class LocalServer:
+    """``handler`` served on 127.0.0.1 (random port) from a daemon thread, one thread per
+    connection; a context manager that stops it on exit."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], name: str = "test-server") -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
+                                        daemon=True, name=name)
+
+    @property
+    def port(self) -> int:
+        return self.httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LocalServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+# answer(method, path, headers, body) -> (status, JSON value; None for no body)
+Answer = Callable[[str, str, Any, bytes], tuple[int, Any]]
+
+
+def json_handler(answer: Answer, server_version: str = "Fake/1.0") -> type[BaseHTTPRequestHandler]:
+    """A quiet HTTP/1.1 (keep-alive) handler that answers every request with JSON."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # else headers + body cost a 40 ms delayed ACK
+
+        def log_message(self, *args: object) -> None:  # keep test output clean
+            pass
+
+        def handle(self) -> None:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                super().handle()  # clients drop connections they no longer need
+
+        def _serve(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, payload = answer(self.command, self.path, self.headers, body)
+            data = b"" if payload is None else json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    Handler.server_version = server_version
+    return Handler
+
+
+class FileServer(LocalServer):
+    """Serves ``files`` (path -> bytes), honours ``Range`` like real static servers, and
+    for a path in ``truncate_once`` sends only half the body (with the full
+    Content-Length) the first time, to simulate a dropped connection."""
+
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.truncate_once: set[str] = set()
@@ -51,20 +121,7 @@ class FileServer:
                     return
                 self.wfile.write(chunk)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> FileServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler, name="file-server")
 
 
 def closed_port_url() -> str:

@@ -1,63 +1,15 @@
-"""The Discord adapter: what Discord's limits and a user's view of a reply require.
+"""The Discord adapter's rendering at limits no conversation reaches with the small model:
+more cards than an embed holds, more buttons than a message holds.
 
-End-to-end tests through the real discord.py against a fake Discord API are in
-``tests/test_discord_e2e.py``.
+Everything a user does is tested through discord.py in ``tests/test_discord_adapter.py``
+(request layer) and ``tests/test_discord_e2e.py`` (a fake Discord API over HTTP).
 """
 
 from __future__ import annotations
 
-import asyncio
-
-import pytest
-
-from bot.core import COMMANDS, Conversation
+from bot.discord import embed_of, messages_of, view_of
 from bot.payloads import Like, MorePicks
 from bot.replies import Button, Card, Reply
-from bot.discord import DiscordBot, chunks, embed_of, messages_of, view_of
-from storage import Storage
-from tests.bot_model import small_model
-
-
-@pytest.fixture
-def bot(tmp_path):
-    storage = Storage(tmp_path / "bot.sqlite3")
-    yield DiscordBot(Conversation(small_model(), storage), sync_commands=False)
-    storage.close()
-
-
-def test_every_core_command_is_a_slash_command(bot):
-    names = {c.name for c in bot.tree.get_commands()}
-    assert names == {c.name for c in COMMANDS}
-    params = {c.name: {p.name: p for p in c.parameters} for c in bot.tree.get_commands()}
-    assert params["like"]["title"].autocomplete and params["like"]["title"].required
-    assert params["rate"]["stars"].type.name == "number"
-    assert (params["rate"]["stars"].min_value, params["rate"]["stars"].max_value) == (0.5, 5.0)
-    recommend = params["recommend"]
-    assert recommend["count"].type.name == "integer" and not recommend["count"].required
-    assert [c.value for c in recommend["kind"].choices] == ["movie", "tv"]
-    assert recommend["genre"].autocomplete
-    assert [c.value for c in params["movienight"]["action"].choices] == ["pick", "join", "leave"]
-
-
-def test_title_autocomplete_uses_the_title_index(bot):
-    choices = asyncio.run(bot.title_choices(None, "godfahter"))
-    assert [c.name for c in choices][:2] == ["The Godfather (1972)",
-                                             "The Godfather: Part II (1974)"]
-    assert choices[0].value == "The Godfather 1972"
-    tv = asyncio.run(bot.title_choices(None, "breaking bad"))
-    assert tv[0].name == "Breaking Bad (2008) [TV]" and tv[0].value == "Breaking Bad 2008 tv"
-    assert asyncio.run(bot.title_choices(None, "   ")) == []
-    assert len(asyncio.run(bot.title_choices(None, "e" * 5000))) <= 25
-    genres = asyncio.run(bot.genre_choices(None, "rom"))
-    assert [g.value for g in genres] == ["Romance"]
-
-
-def test_long_text_is_split_under_2000_and_never_pings():
-    text = "\n".join(f"{i}. @everyone *Title* " * 12 for i in range(300))
-    parts = chunks(text)
-    assert len(parts) > 1 and all(len(p) <= 2000 for p in parts)
-    assert "@everyone" not in "".join(parts) and "\\*Title\\*" in parts[0]
-    assert [len(p) for p in chunks("x" * 4500)] == [2000, 2000, 500]
 
 
 def test_lists_become_embeds_within_discord_limits():

@@ -1,8 +1,10 @@
 """The Discord adapter end to end: the real discord.py against a fake Discord API on
 127.0.0.1 (`tests/fake_discord.py`); only the websocket gateway is not exercised.
 
-Also the contract shared with Telegram: every core command is reachable on both, and a
-scripted conversation reads the same on both.
+One user journey over HTTP, `make run` as a process, and the contract shared with
+Telegram: every command is reachable on both, and a scripted conversation reads the same
+on both. Everything else the adapter does is tested at the library's request layer in
+``tests/test_discord_adapter.py``.
 """
 
 from __future__ import annotations
@@ -12,18 +14,18 @@ import html
 import re
 
 import pytest
+from telegram.ext import CommandHandler
 
 from bot.core import COMMANDS, Conversation
 from bot.discord import DiscordBot
 from bot.telegram import build_application
 from storage import Storage
 from tests.bot_model import small_model
-from tests.fake_discord import EPHEMERAL, FakeDiscord, connect, dispatch
+from tests.fake_discord import FakeDiscord, connect, dispatch
 from tests.fake_telegram import FakeTelegram, run_bot
 
-ANN, BOB, ADMIN = 1001, 1002, 4242
-NAMES = {ANN: "ann", BOB: "bob", ADMIN: "root"}  # Discord shows global names: "Ann"
-GUILD, CHANNEL = 777, 778
+ANN, ADMIN = 1001, 4242
+NAMES = {ANN: "ann", ADMIN: "root"}  # Discord shows global names: "Ann"
 
 
 @pytest.fixture
@@ -35,7 +37,6 @@ def conversation(tmp_path):
 
 def run(conversation: Conversation, scenario) -> None:
     with FakeDiscord() as fake:
-        fake.add_guild_channel(GUILD, CHANNEL)
         bot = DiscordBot(conversation)
 
         async def main() -> None:
@@ -59,9 +60,8 @@ def lines_of(message: dict) -> list[str]:
 
 
 async def say(fake: FakeDiscord, bot: DiscordBot, name: str, options: dict | None = None,
-              user_id: int = ANN, guild: bool = False) -> dict:
-    payload = fake.slash(name, options, user_id=user_id, user_name=NAMES[user_id],
-                         guild_id=GUILD if guild else None, channel_id=CHANNEL if guild else None)
+              user_id: int = ANN) -> dict:
+    payload = fake.slash(name, options, user_id=user_id, user_name=NAMES[user_id])
     await dispatch(bot, payload)
     return (await fake.response(payload))["data"]
 
@@ -102,71 +102,6 @@ def test_a_user_journey_in_direct_messages(conversation):
     run(conversation, scenario)
 
 
-def test_autocomplete_and_typed_options(conversation):
-    async def scenario(fake, bot):
-        typed = fake.autocomplete("like", {"title": "godfahter"}, "title", user_id=ANN)
-        await dispatch(bot, typed)
-        body = await fake.response(typed)
-        assert body["type"] == 8
-        assert [c["name"] for c in body["data"]["choices"]][:2] == [
-            "The Godfather (1972)", "The Godfather: Part II (1974)"]
-        chosen = body["data"]["choices"][1]["value"]
-        liked = await say(fake, bot, "like", {"title": chosen})
-        assert liked["content"].startswith("❤ Liked The Godfather: Part II (1974)")
-        genre = fake.autocomplete("recommend", {"genre": "sci"}, "genre", user_id=ANN)
-        await dispatch(bot, genre)
-        assert [c["value"] for c in (await fake.response(genre))["data"]["choices"]] == [
-            "Sci-Fi"]
-        rated = await say(fake, bot, "rate", {"title": "alien 1979", "stars": 4.5})
-        assert "Alien (1979)" in rated["content"] and "4.5" in rated["content"]
-        comedy = await say(fake, bot, "recommend", {"count": 2, "genre": "Comedy"})
-        fields = comedy["embeds"][0]["fields"]
-        assert len(fields) == 2 and all("Comedy" in f["name"] for f in fields)
-
-    run(conversation, scenario)
-
-
-def test_personal_replies_are_ephemeral_in_a_server_and_admins_get_dms(conversation):
-    async def scenario(fake, bot):
-        await say(fake, bot, "like", {"title": "star wars"}, guild=True)
-        public = await say(fake, bot, "recommend", {"count": 2}, guild=True)
-        assert not (public.get("flags") or 0) & EPHEMERAL
-        likes = await say(fake, bot, "likes", guild=True)
-        assert likes["flags"] & EPHEMERAL and "Star Wars" in likes["content"]
-        refused = await say(fake, bot, "retrain", guild=True)
-        assert refused["content"] == "Sorry, /retrain is only for the bot's admins."
-        assert refused["flags"] & EPHEMERAL
-        stats = await say(fake, bot, "stats", user_id=ADMIN, guild=True)
-        assert "Users: 2" in stats["content"] and stats["flags"] & EPHEMERAL
-        # A retraining result, pushed by the core from another thread: a DM to the admin.
-        await asyncio.to_thread(conversation.tell, None, "✅ New model *v2* is live.")
-        [dm] = fake.dm_messages(ADMIN)
-        assert dm["content"] == "✅ New model \\*v2\\* is live."
-
-    run(conversation, scenario)
-
-
-def test_movie_night_in_a_server_channel(conversation):
-    async def scenario(fake, bot):
-        await say(fake, bot, "like", {"title": "star wars"}, user_id=ANN, guild=True)
-        await say(fake, bot, "like", {"title": "the godfather 1972"}, user_id=BOB, guild=True)
-        joined = await say(fake, bot, "movienight", {"action": "join"}, user_id=ANN, guild=True)
-        assert joined["content"].startswith("🍿 Ann is in for movie night.")
-        await say(fake, bot, "movienight", {"action": "join"}, user_id=BOB, guild=True)
-        night = await say(fake, bot, "movienight", user_id=ANN, guild=True)
-        embed = night["embeds"][0]
-        assert embed["title"] == "🍿 Movie night for Ann and Bob:"
-        values = {f["value"] for f in embed["fields"]}
-        assert {"for Ann", "for Bob"} <= values
-        assert "Nobody here has seen these" in embed["description"]
-        watch = await press(fake, bot, fake.last_message(), "1 ➕", user_id=BOB)
-        assert watch["data"]["flags"] & EPHEMERAL
-        private = await say(fake, bot, "movienight", {"action": "join"}, user_id=ANN)
-        assert "Movie night is for group chats" in private["content"]
-
-    run(conversation, scenario)
-
-
 SCRIPT = [("start", {}, "start"), ("like", {"title": "star wars"}, "like star wars"),
           ("dislike", {"title": "titanic"}, "dislike titanic"),
           ("rate", {"title": "fargo", "stars": 4.0}, "rate fargo 4"),
@@ -188,6 +123,8 @@ def test_the_same_conversation_reads_the_same_on_telegram_and_discord(tmp_path):
 
     storage = Storage(tmp_path / "discord.sqlite3")
     discord_side = Conversation(small_model(), storage, clock=lambda: 0.0)
+    slash_commands = {c.name for c in DiscordBot(discord_side).tree.get_commands()}
+    assert slash_commands == {name for name, _options, _text in SCRIPT}
 
     async def discord_scenario(fake, bot):
         for name, options, _text in SCRIPT:
@@ -207,8 +144,11 @@ def test_the_same_conversation_reads_the_same_on_telegram_and_discord(tmp_path):
                 raw = html.unescape(calls[-1]["params"]["text"])
                 on_telegram.append([x.strip() for x in raw.split("\n") if x.strip()])
 
-        run_bot(build_application(telegram_side, fake.token,
-                                  fake.base_url.removesuffix("/bot")), telegram_scenario)
+        app = build_application(telegram_side, fake.token, fake.api_url)
+        commands = {c for handlers in app.handlers.values() for h in handlers
+                    if isinstance(h, CommandHandler) for c in h.commands}
+        assert commands == slash_commands
+        run_bot(app, telegram_scenario)
     storage.close()
     for name_step, discord_lines, telegram_lines in zip(SCRIPT, on_discord, on_telegram,
                                                         strict=True):
@@ -223,7 +163,7 @@ def test_make_run_with_both_tokens_keeps_telegram_up_when_discord_fails(tmp_path
     discord_token = "MTAx.Gxyz.secret-discord-token"
     with FakeTelegram() as fake:
         env = bot_env(tmp_path, TELEGRAM_TOKEN=fake.token, DISCORD_TOKEN=discord_token,
-                      TELEGRAM_API_BASE_URL=fake.base_url.removesuffix("/bot"))
+                      TELEGRAM_API_BASE_URL=fake.api_url)
         with BotProcess(env, tmp_path) as bot:
             fake.send_text("/like star wars")
             [call] = fake.wait_for("sendMessage", 1, timeout=60)
