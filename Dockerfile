@@ -50,4 +50,4 @@ HEALTHCHECK --interval=1m --timeout=10s --start-period=10m --retries=3 \
     CMD ["python", "-m", "bot", "--health"]
 
 # What `make run` does, in the same order: prepare data, train if no model, start the bot.
-CMD ["sh", "-c", "python -m recommender data prepare && python -m recommender train --if-missing && exec python -m bot"]
+CMD ["sh", "-c", "python -m recommender data prepare && python -m jobs train --if-missing && exec python -m bot"]

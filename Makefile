@@ -17,7 +17,7 @@ setup: $(STAMP)
 
 run: setup
 	$(PY) -m recommender data prepare
-	$(PY) -m recommender train --if-missing
+	$(PY) -m jobs train --if-missing
 	$(PY) -m bot
 
 test: setup

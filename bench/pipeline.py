@@ -19,6 +19,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from jobs.bot_data import read_bot_ratings
 from recommender.ingest import ingest
 from recommender.settings import Settings
 from recommender.spark import start_spark
@@ -57,7 +58,9 @@ def main() -> None:
             summary = ingest(spark, settings, dataset=dataset, say=lambda *_: None)
             ingest_s.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            train(spark, settings, params, say=lambda *_: None)
+            # As `python -m jobs train` does: the data set plus the bot's ratings.
+            train(spark, settings, params, say=lambda *_: None,
+                  extra=read_bot_ratings(settings.db_path))
             train_s.append(time.perf_counter() - t0)
         jvm_pid = spark.sparkContext._gateway.proc.pid
         jvm_peak = peak_rss_mib(jvm_pid)

@@ -54,9 +54,9 @@ def main() -> None:
     shutil.copytree(source, models / source.name)
     os.symlink(source.name, models / CURRENT)
     settings = replace(base, models_dir=models, db_path=tmp / "bot.sqlite3",
-                       admin_ids=(ADMIN.platform_user_id,), retrain_cron="off")
+                       retrain_cron="off")
     storage = Storage(settings.db_path)
-    bot = Conversation(load_model(models), storage, admin_ids=settings.admin_ids)
+    bot = Conversation(load_model(models), storage, admin_ids=(ADMIN.platform_user_id,))
     phases: list[tuple[float, str]] = []
     bot.add_outbox("bench", lambda _uid, text: phases.append((time.monotonic(), text)))
     service = start_jobs(bot, settings)

@@ -1,6 +1,6 @@
-"""Wiring in one place: settings, model, database, title index, the retraining
-service and the model watcher, then the chats: Telegram and/or Discord when their
-tokens are set (both at once if both are), else the console.
+"""Wiring in one place: settings (:class:`bot.settings.BotSettings`), model, database,
+title index, the retraining service and the model watcher, then the chats: Telegram
+and/or Discord when their tokens are set (both at once if both are), else the console.
 
 ``python -m bot --health`` is the container health check: it succeeds while a
 running bot keeps beating its heartbeat file.
@@ -18,6 +18,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 
 from bot.core import Conversation
+from bot.settings import BotSettings, ChatSettings
 from bot.watch import ModelWatcher
 from recommender.artifacts import current_dir, versions
 from recommender.errors import ModelError, RecommenderError
@@ -36,7 +37,7 @@ def load_model(models_dir: Path) -> Recommender:
     found = current_dir(models_dir)
     if found is None:
         raise ModelError(f"No model in {models_dir}; run 'make run' or "
-                         "'python -m recommender train' first.")
+                         "'python -m jobs train' first.")
     try:
         return Recommender.load(found)
     except ModelError as broken:
@@ -51,14 +52,16 @@ def load_model(models_dir: Path) -> Recommender:
         raise
 
 
-def build(settings: Settings) -> Conversation:
+def build(settings: BotSettings) -> Conversation:
     """The conversation core over the current model and the bot's database."""
-    return Conversation(load_model(settings.models_dir), Storage(settings.db_path),
-                        admin_ids=settings.admin_ids)
+    rec = settings.recommender
+    return Conversation(load_model(rec.models_dir), Storage(rec.db_path),
+                        admin_ids=settings.chat.admin_ids)
 
 
 def start_jobs(conversation: Conversation, settings: Settings):
-    """Start nightly retraining and the model watcher for this bot; return the service."""
+    """Start nightly retraining and the model watcher for this bot (the recommender's
+    part of its settings); return the service."""
     from jobs.service import RetrainService
 
     watcher = ModelWatcher(conversation, settings.models_dir)
@@ -77,7 +80,8 @@ def start_jobs(conversation: Conversation, settings: Settings):
 
 
 def healthy(settings: Settings, now: float | None = None) -> bool:
-    """Whether a bot beat its heartbeat within the last minute."""
+    """Whether a bot beat its heartbeat (in the recommender settings' data folder)
+    within the last minute."""
     try:
         age = (now or time.time()) - (settings.data_dir / HEARTBEAT).stat().st_mtime
     except OSError:
@@ -91,22 +95,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="exit 0 if a running bot is alive (for health checks)")
     args = parser.parse_args(argv)
     if args.health:
-        return 0 if healthy(Settings.from_env()) else 1
+        return 0 if healthy(BotSettings.from_env().recommender) else 1
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request URL, and Telegram's URLs contain the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
-        settings = Settings.from_env()
+        settings = BotSettings.from_env()
         conversation = build(settings)
-        service = start_jobs(conversation, settings)
+        service = start_jobs(conversation, settings.recommender)
     except (RecommenderError, StorageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        if settings.telegram_token or settings.discord_token:
-            return asyncio.run(serve_chats(conversation, settings))
+        if settings.chat.platforms != ["console"]:
+            return asyncio.run(serve_chats(conversation, settings.chat))
         logging.getLogger().setLevel(logging.WARNING)  # the console is the chat itself
         from bot.console import USER, run
 
@@ -121,25 +125,25 @@ def main(argv: list[str] | None = None) -> int:
         service.stop()
 
 
-async def serve_chats(conversation: Conversation, settings: Settings) -> int:
+async def serve_chats(conversation: Conversation, chat: ChatSettings) -> int:
     """Telegram and/or Discord, whichever has a token, in one event loop until a signal."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     platforms = []
-    if settings.telegram_token:
+    if "telegram" in chat.platforms:
         from bot.telegram import serve_telegram
 
-        platforms.append(("Telegram", serve_telegram(conversation, settings.telegram_token,
-                                                     settings.telegram_api_base_url, stop)))
-    if settings.discord_token:
+        platforms.append(("Telegram", serve_telegram(conversation, chat.telegram_token,
+                                                     chat.telegram_api_base_url, stop)))
+    if "discord" in chat.platforms:
         from bot.discord import serve_discord
 
-        platforms.append(("Discord", serve_discord(conversation, settings.discord_token, stop)))
+        platforms.append(("Discord", serve_discord(conversation, chat.discord_token, stop)))
     # A platform that fails for good (a refused token, no network at start) is reported,
     # and the others keep answering: one outage must not silence the bot everywhere.
-    secrets = [t for t in (settings.telegram_token, settings.discord_token) if t]
+    secrets = [t for t in (chat.telegram_token, chat.discord_token) if t]
     results = await asyncio.gather(*(_reported(name, p, secrets) for name, p in platforms))
     return 0 if all(results) else 2
 

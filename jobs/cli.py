@@ -1,4 +1,5 @@
-"""``python -m jobs``: retrain now, roll back, or show the schedule and the last run.
+"""``python -m jobs``: retrain now, roll back, or show the schedule and the last run;
+``train`` is ``python -m recommender train`` on the data set plus the bot's ratings.
 
 ``retrain`` exits 0 when a new model is live, 1 when the quality gate rejected it,
 2 when the training failed (or timed out, or was killed) and 3 when another
@@ -12,8 +13,10 @@ import json
 import logging
 import sys
 
+from recommender.cli import add_train_arguments, run_command, run_train
 from recommender.errors import DatasetNotFound, RecommenderError
 from recommender.settings import Settings
+from storage import StorageError
 
 EXIT = {"published": 0, "rejected": 1, "busy": 3}
 
@@ -24,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("retrain", help="train on MovieLens plus the bot's ratings now, "
                                         "publish if it passes the quality gate")
+    add_train_arguments(commands.add_parser(
+        "train", help="train on the data set plus the bot's ratings and publish, with no "
+                      "quality gate (the first model: 'make run', the Docker image)"))
     commands.add_parser("rollback", help="make the previous model current again")
     commands.add_parser("status", help="schedule, next runs, last run, models kept")
     commands.add_parser("worker", help=argparse.SUPPRESS)  # the child `retrain` starts
@@ -32,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "train":
+        return run_command(lambda settings: _train(args, settings),
+                           errors=(RecommenderError, StorageError))
     logging.getLogger("py4j").setLevel(logging.CRITICAL)
     try:
         settings = Settings.from_env()
@@ -39,9 +48,15 @@ def main(argv: list[str] | None = None) -> int:
             return worker(settings)
         return {"retrain": _retrain, "rollback": _rollback, "status": _status}[args.command](
             settings)
-    except RecommenderError as exc:
+    except (RecommenderError, StorageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _train(args: argparse.Namespace, settings: Settings) -> int:
+    from jobs.bot_data import read_bot_ratings
+
+    return run_train(args, settings, extra=lambda: read_bot_ratings(settings.db_path))
 
 
 def _retrain(settings: Settings) -> int:
@@ -101,7 +116,7 @@ def worker(settings: Settings) -> int:
             stop_spark(spark)
         emit("result", **record)
         return 0
-    except RecommenderError as exc:
+    except (RecommenderError, StorageError) as exc:
         emit("error", message=str(exc))
         return 2
     except Exception as exc:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from jobs.bot_data import read_bot_ratings
 from recommender import artifacts, evaluate, newuser
 from recommender.config import ServingConfig
 from recommender.errors import RecommenderError
@@ -36,7 +37,7 @@ from recommender.evaluate import Ratings, load_ratings, recommenders_protocol, w
 from recommender.ingest import dataset_label
 from recommender.preferences import is_dislike
 from recommender.settings import Settings
-from recommender.train import TrainParams, bot_ratings, train
+from recommender.train import BotRatings, TrainParams, train
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -49,11 +50,11 @@ NEW_USER = "new-user"
 NEW_USER_FIGURES = tuple(f"{v}@{newuser.TUNE_LIKES}" for v in newuser.VARIANTS)
 
 
-def gate_data(settings: Settings) -> tuple[Ratings, int, int]:
-    """MovieLens ratings plus the bot's, with (bot ratings, bot users) counted.
+def gate_data(settings: Settings, bot: BotRatings) -> tuple[Ratings, int, int]:
+    """MovieLens ratings plus the bot's (``bot``), with (bot ratings, bot users) counted.
 
     Every bot rating is kept except the dislikes (:func:`recommender.preferences.is_dislike`,
-    the rule storage and training use): the Recommenders protocol counts every held-out
+    the rule the bot and training use): the Recommenders protocol counts every held-out
     rating as something to find, and a title someone disliked is not one, while a like
     or a neutral rating says they chose to watch it, as any MovieLens rating does. Only
     items of this catalogue are kept (a rating kept from an older data set has no item).
@@ -61,15 +62,14 @@ def gate_data(settings: Settings) -> tuple[Ratings, int, int]:
     import pyarrow.parquet as pq
 
     data = load_ratings(settings.processed_dir)
-    users, items, ratings, times = bot_ratings(settings.db_path)
     known = pq.read_table(settings.processed_dir / "items", columns=["item_id"])
-    keep = ~is_dislike(ratings) & np.isin(items, known.column("item_id").to_numpy())
-    users, items, ratings, times = users[keep], items[keep], ratings[keep], times[keep]
-    merged = Ratings(np.concatenate([data.users.astype(np.int64), users]),
-                     np.concatenate([data.items.astype(np.int64), items]),
-                     np.concatenate([data.ratings.astype(np.float64), ratings]),
-                     np.concatenate([data.ts.astype(np.float64), times]))
-    return merged, len(users), len(np.unique(users))
+    bot = bot.where(~is_dislike(bot.ratings)
+                    & np.isin(bot.items, known.column("item_id").to_numpy()))
+    merged = Ratings(np.concatenate([data.users.astype(np.int64), bot.users]),
+                     np.concatenate([data.items.astype(np.int64), bot.items]),
+                     np.concatenate([data.ratings.astype(np.float64), bot.ratings]),
+                     np.concatenate([data.ts.astype(np.float64), bot.ts]))
+    return merged, len(bot), bot.n_users
 
 
 def baseline(meta: dict | None) -> float | None:
@@ -129,7 +129,7 @@ def retrain(spark: SparkSession, settings: Settings, say: Callable[[str], None])
                       reason=reason)
         return record
 
-    data, n_bot, n_bot_users = gate_data(settings)
+    data, n_bot, n_bot_users = gate_data(settings, read_bot_ratings(settings.db_path))
     record.update(ratings=len(data), bot_ratings=n_bot, bot_users=n_bot_users)
     say(f"Checking quality on a held-out split of {len(data):,} ratings "
         f"({n_bot:,} from {n_bot_users:,} bot users) ...")
@@ -156,8 +156,9 @@ def retrain(spark: SparkSession, settings: Settings, say: Callable[[str], None])
         return reject(problem)
 
     say("Training on all ratings ...")
+    # Read again: ratings given while the gate ran count too.
     folder = train(spark, settings, params, say=lambda _m: None, publish=False,
-                   serving=serving)
+                   serving=serving, extra=read_bot_ratings(settings.db_path))
     try:
         write_results(lines, folder, PROTOCOL)
         write_results(nu_lines, folder, NEW_USER)

@@ -9,13 +9,18 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from recommender.datasets import IMDB_DIR, MOVIELENS
 from recommender.errors import DatasetNotFound, RecommenderError
 from recommender.preferences import SCHEMES
 from recommender.settings import Settings
 from recommender.spark import jvm_gone, stop_spark
+
+if TYPE_CHECKING:
+    from recommender.train import BotRatings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,16 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     data_commands.add_parser("list", help="the data sets we can fetch, and what is here")
 
-    train = commands.add_parser("train", help="train ALS with Spark and publish a model")
-    train.add_argument("--if-missing", action="store_true",
-                       help="do nothing when models/current already exists")
-    train.add_argument("--master", help="Spark master URL (default: $SPARK_MASTER or local[*])")
-    train.add_argument("--rank", type=int)
-    train.add_argument("--reg-param", type=float)
-    train.add_argument("--alpha", type=float)
-    train.add_argument("--max-iter", type=int)
-    train.add_argument("--scheme", choices=list(SCHEMES),
-                       help="how ratings become preferences (see README)")
+    add_train_arguments(commands.add_parser(
+        "train", help="train ALS with Spark on the data set and publish a model "
+                      "('python -m jobs train' adds the bot's ratings)"))
 
     evaluate = commands.add_parser("evaluate", help="offline evaluation, JSON lines")
     evaluate.add_argument("--protocol", choices=["recommenders", "cold-start", "new-user", "all"],
@@ -76,16 +74,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_train_arguments(train: argparse.ArgumentParser) -> None:
+    """The options of a ``train`` command (here, and ``python -m jobs train``)."""
+    train.add_argument("--if-missing", action="store_true",
+                       help="do nothing when models/current already exists")
+    train.add_argument("--master", help="Spark master URL (default: $SPARK_MASTER or local[*])")
+    train.add_argument("--rank", type=int)
+    train.add_argument("--reg-param", type=float)
+    train.add_argument("--alpha", type=float)
+    train.add_argument("--max-iter", type=int)
+    train.add_argument("--scheme", choices=list(SCHEMES),
+                       help="how ratings become preferences (see README)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handler = {"data": _data, "train": run_train, "evaluate": _evaluate, "tune": _tune}
+    return run_command(lambda settings: handler[args.command](args, settings))
+
+
+def run_command(command: Callable[[Settings], int],
+                errors: tuple[type[Exception], ...] = (RecommenderError,)) -> int:
+    """Run ``command`` with the settings; ``errors`` (a problem a user can fix) and a JVM
+    that went away become one line on stderr and exit code 2, Ctrl-C exit code 130."""
     # py4j logs a traceback for every call that fails when the JVM is gone; we say it once.
     logging.getLogger("py4j").setLevel(logging.CRITICAL)
     logging.getLogger().addHandler(logging.NullHandler())
     try:
-        settings = Settings.from_env()
-        handler = {"data": _data, "train": _train, "evaluate": _evaluate, "tune": _tune}
-        return handler[args.command](args, settings)
-    except RecommenderError as exc:
+        return command(Settings.from_env())
+    except errors as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -140,7 +157,10 @@ def _data(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _train(args: argparse.Namespace, settings: Settings) -> int:
+def run_train(args: argparse.Namespace, settings: Settings,
+              extra: Callable[[], BotRatings] | None = None) -> int:
+    """A ``train`` command (:func:`add_train_arguments`): on the data set, plus what
+    ``extra`` reads, once it is clear that a model is to be trained."""
     from recommender.artifacts import current_dir
     from recommender.train import TrainParams, train
 
@@ -155,9 +175,10 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
         max_iter=args.max_iter or defaults.max_iter,
         scheme=args.scheme or defaults.scheme,
     )
+    bot = extra() if extra is not None else None
     spark = _spark(settings, args.master)
     try:
-        train(spark, settings, params)
+        train(spark, settings, params, extra=bot)
     finally:
         stop_spark(spark)
     return 0

@@ -1,8 +1,9 @@
-"""What a star rating means: one rule for storage, training, the retraining gate and serving.
+"""What a star rating means: one rule for the bot, training, the retraining gate and serving.
 
 A rating of ``LIKED_AT_LEAST`` stars or more is a like, ``DISLIKED_AT_MOST`` or less a
-dislike, anything between is neutral (:func:`opinion`). The bot stores 👍 as 5 stars
-and 👎 as 1, so a button and a rating say the same thing.
+dislike, anything between is neutral (:func:`opinion`); :func:`split` applies it to what
+a user told the bot. The bot stores 👍 as 5 stars and 👎 as 1, so a button and a rating
+say the same thing.
 
 How a rating becomes an implicit-ALS preference strength:
 
@@ -15,6 +16,7 @@ disagree.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,6 +34,19 @@ def opinion(stars: float) -> str:
     if stars >= LIKED_AT_LEAST:
         return "like"
     return "dislike" if stars <= DISLIKED_AT_MOST else "neutral"
+
+
+def split(rated: Iterable[tuple[int, float | None]]) -> tuple[list[int], list[int], list[int]]:
+    """(likes, dislikes, neutral) item ids of one user's (item id, stars) pairs.
+
+    The one rule, for what a user told the bot: :func:`opinion` reads each rating, and
+    ``None`` stars (not interested) count as a dislike. Each list keeps the input order
+    (storage gives newest first); an item is a dislike once however often it comes.
+    """
+    said: dict[str, list[int]] = {"like": [], "neutral": [], "dislike": []}
+    for item, stars in rated:
+        said["dislike" if stars is None else opinion(float(stars))].append(int(item))
+    return said["like"], list(dict.fromkeys(said["dislike"])), said["neutral"]
 
 
 def is_like(ratings: np.ndarray) -> np.ndarray:

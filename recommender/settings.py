@@ -1,13 +1,14 @@
-"""One settings object for the whole project, read from the environment and ``.env``.
+"""The recommender's settings, read from the environment and ``.env``.
 
 Every path and tunable lives here so that tests, the bot and the jobs agree on where
-data, models and the database are. Environment variables win over ``.env``.
+data, models and the database are; the chat platforms' tokens and admins are the
+bot's (``bot/settings.py``). Environment variables win over ``.env``.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -18,7 +19,7 @@ DEFAULT_MOVIELENS_BASE_URL = "https://files.grouplens.org/datasets/movielens"
 DEFAULT_IMDB_BASE_URL = "https://datasets.imdbws.com"
 
 
-def _env() -> dict[str, str]:
+def read_env() -> dict[str, str]:
     """The process environment layered over ``.env`` in the working directory."""
     values = {k: v for k, v in dotenv_values(Path.cwd() / ".env").items() if v is not None}
     values.update(os.environ)
@@ -68,11 +69,6 @@ class Settings:
     movielens_base_url: str = DEFAULT_MOVIELENS_BASE_URL
     imdb_base_url: str = DEFAULT_IMDB_BASE_URL
     jdk_dir: Path = Path(".jdk")
-    # Secrets: kept out of repr so they never reach a log line or a traceback.
-    telegram_token: str | None = field(default=None, repr=False)
-    telegram_api_base_url: str | None = None
-    discord_token: str | None = field(default=None, repr=False)
-    admin_ids: tuple[str, ...] = ()
     # Retraining (jobs/): a crontab line ("off" disables it), read in retrain_timezone.
     retrain_cron: str = "0 3 * * *"
     retrain_timezone: str = "UTC"
@@ -83,7 +79,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = _env() if env is None else env
+        env = read_env() if env is None else env
         data_dir = Path(env.get("DATA_DIR") or "data")
         return cls(
             data_dir=data_dir,
@@ -96,10 +92,6 @@ class Settings:
             movielens_base_url=env.get("MOVIELENS_BASE_URL") or DEFAULT_MOVIELENS_BASE_URL,
             imdb_base_url=env.get("IMDB_BASE_URL") or DEFAULT_IMDB_BASE_URL,
             jdk_dir=Path(env.get("JDK_DIR") or ".jdk"),
-            telegram_token=(env.get("TELEGRAM_TOKEN") or "").strip() or None,
-            telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or None,
-            discord_token=(env.get("DISCORD_TOKEN") or "").strip() or None,
-            admin_ids=tuple(a for a in (env.get("ADMIN_IDS") or "").replace(",", " ").split()),
             retrain_cron=(env.get("RETRAIN_CRON") or "0 3 * * *").strip(),
             retrain_timezone=(env.get("RETRAIN_TIMEZONE") or "UTC").strip(),
             retrain_missed=_choice(env, "RETRAIN_MISSED", ("run", "skip")),
@@ -109,14 +101,15 @@ class Settings:
         )
 
     def to_env(self) -> dict[str, str]:
-        """The variables that rebuild these settings in a child process (no secrets)."""
+        """The variables that rebuild these settings in a child process (no secrets: the
+        chat settings are not among them)."""
         return {
             "DATA_DIR": str(self.data_dir), "MODELS_DIR": str(self.models_dir),
             "DB_PATH": str(self.db_path), "DATASET": self.dataset,
             "SPARK_MASTER": self.spark_master, "SPARK_DRIVER_MEMORY": self.spark_driver_memory,
             "IMDB_MIN_VOTES": str(self.imdb_min_votes),
             "MOVIELENS_BASE_URL": self.movielens_base_url, "IMDB_BASE_URL": self.imdb_base_url,
-            "JDK_DIR": str(self.jdk_dir), "ADMIN_IDS": ",".join(self.admin_ids),
+            "JDK_DIR": str(self.jdk_dir),
             "RETRAIN_CRON": self.retrain_cron, "RETRAIN_TIMEZONE": self.retrain_timezone,
             "RETRAIN_MISSED": self.retrain_missed,
             "RETRAIN_MAX_DROP": repr(self.retrain_max_drop),

@@ -1,8 +1,9 @@
 """Train implicit-feedback ALS with Spark and publish a versioned artifact.
 
 ``fit_als`` is the one place that runs Spark's ALS; ``train`` fits it on every
-processed rating and publishes ``models/<version>``; evaluation and tuning call
-``fit_als`` on their own splits.
+processed rating, plus the bot's ratings when it is handed them (:class:`BotRatings`;
+reading them from the bot's database is ``jobs.bot_data``'s business), and publishes
+``models/<version>``; evaluation and tuning call ``fit_als`` on their own splits.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import platform
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +22,7 @@ import numpy as np
 
 from recommender.artifacts import write_artifact
 from recommender.config import ServingConfig
-from recommender.errors import DatasetNotFound
+from recommender.errors import DatasetNotFound, RecommenderError
 from recommender.neighbours import Neighbours, like_cosine
 from recommender.preferences import LIKED_AT_LEAST, SCHEMES, spark_strength, strength
 from recommender.settings import Settings
@@ -55,8 +56,6 @@ class TrainParams:
 
     def __post_init__(self) -> None:
         if self.scheme not in SCHEMES:
-            from recommender.errors import RecommenderError
-
             raise RecommenderError(f"Unknown preference scheme {self.scheme!r}; choose one "
                                    f"of {', '.join(SCHEMES)}.")
 
@@ -149,43 +148,59 @@ def fit_arrays(spark: SparkSession, users: np.ndarray, items: np.ndarray,
         return fit_als(spark.read.parquet(path), params, neighbours)
 
 
-def bot_ratings(db_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Every rating, like and dislike the bot collected: (user ids, item ids, ratings, times).
+def _array(values: object, dtype: type) -> np.ndarray:
+    return np.asarray(values, dtype=dtype).reshape(-1)
 
-    Users are numbered from :data:`BOT_USER_ID_BASE` in order of appearance, so the
-    same database always gives the same numbering.
+
+@dataclass(frozen=True, eq=False)
+class BotRatings:
+    """The ratings, likes and dislikes the bot collected, one entry per rating.
+
+    ``users`` are already numbered from :data:`BOT_USER_ID_BASE` (platform ids are
+    64-bit: they are mapped, never cast); ``ratings`` are half stars as stored (👍 is
+    5, 👎 is 1); ``ts`` epoch seconds (the evaluation protocols of the retraining gate
+    order by them; training ignores them: zeros when not given).
     """
-    numbering: dict[tuple[str, str], int] = {}
-    users, items, ratings, times = [], [], [], []
-    if db_path.is_file():
-        from storage import Storage
 
-        store = Storage(db_path)
-        try:
-            for platform, key, item, rating, ts in store.training_ratings():
-                users.append(numbering.setdefault((platform, key),
-                                                  BOT_USER_ID_BASE + len(numbering)))
-                items.append(item)
-                ratings.append(rating)
-                times.append(ts)
-        finally:
-            store.close()
-    return (np.array(users, np.int64), np.array(items, np.int64),
-            np.array(ratings, np.float64), np.array(times, np.float64))
+    users: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ratings: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    ts: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        users, items = _array(self.users, np.int64), _array(self.items, np.int64)
+        ratings = _array(self.ratings, np.float64)
+        ts = np.zeros(len(users)) if self.ts is None else _array(self.ts, np.float64)
+        if not len(users) == len(items) == len(ratings) == len(ts):
+            raise ValueError("The bot's ratings need one user, item, rating and time per "
+                             "entry.")
+        for name, value in (("users", users), ("items", items), ("ratings", ratings),
+                            ("ts", ts)):
+            object.__setattr__(self, name, value)
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    @property
+    def n_users(self) -> int:
+        return len(np.unique(self.users))
+
+    def where(self, keep: np.ndarray) -> BotRatings:
+        """Only the entries where the boolean array ``keep`` is true."""
+        return BotRatings(self.users[keep], self.items[keep], self.ratings[keep],
+                          self.ts[keep])
 
 
-def bot_preferences(db_path: Path, params: TrainParams) -> tuple[np.ndarray, np.ndarray,
-                                                                   np.ndarray]:
-    """The bot's collected ratings as (user ids, item ids, preference strengths).
+def bot_preferences(bot: BotRatings, scheme: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The bot's ratings as (user ids, item ids, preference strengths).
 
-    Exactly ``strength(params.scheme, ratings)``, as for MovieLens ratings: the bot's
-    users get no rule of their own. Under the default "opinion" scheme a dislike (👎 is
-    stored as 1 star) is a confident negative and a neutral rating weak interest, as
+    Exactly ``strength(scheme, ratings)``, as for MovieLens ratings: the bot's users get
+    no rule of their own. Under the default "opinion" scheme a dislike (👎 is stored as
+    1 star) is a confident negative and a neutral rating weak interest, as
     :mod:`recommender.preferences` says; under another scheme a dislike means what that
     scheme makes of its stars.
     """
-    users, items, ratings, _times = bot_ratings(db_path)
-    return users, items, strength(params.scheme, ratings)
+    return bot.users, bot.items, strength(scheme, bot.ratings)
 
 
 def data_fingerprint(processed_dir: Path) -> str:
@@ -197,10 +212,12 @@ def data_fingerprint(processed_dir: Path) -> str:
 
 
 def train(spark: SparkSession, settings: Settings, params: TrainParams = TrainParams(),
-          say=print, publish: bool = True, serving: ServingConfig | None = None) -> Path:
-    """Fit ALS on ``data/processed/ratings`` plus the bot's ratings; write ``models/<version>``
-    and, when ``publish`` is true, point ``models/current`` at it. ``serving`` is recorded
-    in ``model.json`` as the way to serve it (default: ``ServingConfig()``)."""
+          say=print, publish: bool = True, serving: ServingConfig | None = None, *,
+          extra: BotRatings | None = None) -> Path:
+    """Fit ALS on ``data/processed/ratings`` plus the bot's ratings ``extra`` (none when
+    None); write ``models/<version>`` and, when ``publish`` is true, point
+    ``models/current`` at it. ``serving`` is recorded in ``model.json`` as the way to
+    serve it (default: ``ServingConfig()``)."""
     import pyspark
     from pyspark.sql import functions as F
 
@@ -218,7 +235,7 @@ def train(spark: SparkSession, settings: Settings, params: TrainParams = TrainPa
     n_users = ratings.select("user_id").distinct().count()
     items = [_plain(r.asDict()) for r in
              spark.read.parquet(str(processed / "items")).orderBy("item_id").collect()]
-    bot_users, bot_items, bot_prefs = bot_preferences(settings.db_path, params)
+    bot_users, bot_items, bot_prefs = bot_preferences(extra or BotRatings(), params.scheme)
     prefs = ratings.withColumn("pref", spark_strength(params.scheme, F.col("rating")))
     if len(bot_users):
         # Only items of this catalogue: a like kept from an older data set has no metadata.

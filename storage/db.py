@@ -23,13 +23,11 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from recommender.errors import RecommenderError
-from recommender.preferences import opinion
 from storage import schema
 
 BUSY_TIMEOUT_MS = 5000
-# What the 👍 and 👎 buttons store: a like and a dislike by the one rule in
-# recommender.preferences, which alone says what any star rating means.
+# What the 👍 and 👎 buttons store: 5 stars and 1. Storage keeps stars; what they mean
+# (a like, a dislike) is the recommender's one rating rule, not decided here.
 LIKE_RATING = 5.0
 DISLIKE_RATING = 1.0
 SHOWN_ACTIONS = frozenset({"like", "dislike", "rate", "not_interested", "watch", "seen"})
@@ -38,7 +36,7 @@ _CHUNK = 1000
 MAX_ROOM_LENGTH = 200  # characters of a room key (see join_group)
 
 
-class StorageError(RecommenderError):
+class StorageError(Exception):
     """Base class: the message is written for the user and says how to fix it."""
 
 
@@ -272,40 +270,20 @@ class Storage:
             db.execute("DELETE FROM ratings WHERE user_id = ? AND item_id = ?",
                        [user_id, item_id])
 
-    def _opinions(self, user_id: object) -> dict[str, list[int]]:
-        """The user's items by what they said, each list newest first: "like", "neutral"
-        and "dislike" as :func:`recommender.preferences.opinion` reads the rating, the
-        not-interested items counted as dislikes."""
+    def ratings_of(self, user_id: int) -> list[tuple[int, float | None]]:
+        """Every (item id, stars) the user gave, newest first (ties by item id), with
+        ``None`` for the items they marked not interested.
+
+        Storage does not say what a rating means: that is one rule, in the recommender.
+        """
         user_id = _whole(user_id, "A user id", minimum=1)
         with self._reading() as db:
             rows = db.execute(
                 "SELECT item_id, rating, ts FROM ratings WHERE user_id = :u "
                 "UNION ALL SELECT item_id, NULL, ts FROM not_interested WHERE user_id = :u "
                 "ORDER BY ts DESC, item_id", {"u": user_id}).fetchall()
-        out: dict[str, list[int]] = {"like": [], "neutral": [], "dislike": []}
-        for item, rating, _ts in rows:
-            out["dislike" if rating is None else opinion(float(rating))].append(int(item))
-        return out
-
-    def preferences(self, user_id: int) -> tuple[list[int], list[int]]:
-        """(likes, dislikes) for the recommender, newest first.
-
-        What a rating means is :func:`recommender.preferences.opinion`, the one rule that
-        training and the retraining gate use too: likes are the ratings it calls a like
-        (3.5 stars and up); dislikes the ones it calls a dislike (2 and below) plus the
-        not-interested items. Neutral ratings (2.5 and 3) are in neither: see
-        :meth:`neutral`.
-        """
-        said = self._opinions(user_id)
-        # An item is never both rated and not-interested (each replaces the other), but
-        # keep each item once whatever happens.
-        return said["like"], list(dict.fromkeys(said["dislike"]))
-
-    def neutral(self, user_id: int) -> list[int]:
-        """The items the user rated neutrally (neither a like nor a dislike by
-        :func:`recommender.preferences.opinion`: 2.5 and 3 stars), newest first, so
-        serving can give them the rule's weak weight."""
-        return self._opinions(user_id)["neutral"]
+        return [(int(item), None if rating is None else float(rating))
+                for item, rating, _ts in rows]
 
     # Watchlist and seen
 

@@ -1,6 +1,7 @@
 """Cluster mode: a real standalone Spark master and worker on 127.0.0.1 (started from the
-pip-installed pyspark), the real ``train`` and ``evaluate`` commands run against it, and
-the model they publish compared with a local-mode one: same shape, same quality.
+pip-installed pyspark), the real ``train`` (``python -m jobs train``: the data set plus
+the bot's ratings) and ``evaluate`` commands run against it, and the model they publish
+compared with a local-mode one: same shape, same quality.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from jobs.bot_data import read_bot_ratings
 from recommender.evaluate import load_ratings, recommenders_protocol
 from recommender.java import ensure_java
 from recommender.serve import Recommender
@@ -147,9 +149,10 @@ def standalone_cluster(ml100k, tmp_path_factory):
             _stop(proc)
 
 
-def _run_cli(args: list[str], env: dict[str, str], cwd: Path) -> str:
-    """``python -m recommender ARGS`` in its own process group; its stdout."""
-    proc = subprocess.Popen([sys.executable, "-m", "recommender", *args], env=env, cwd=cwd,
+def _run_cli(args: list[str], env: dict[str, str], cwd: Path,
+             module: str = "recommender") -> str:
+    """``python -m MODULE ARGS`` in its own process group; its stdout."""
+    proc = subprocess.Popen([sys.executable, "-m", module, *args], env=env, cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
@@ -213,7 +216,7 @@ def cluster_run(standalone_cluster, ml100k, bot_db, tmp_path_factory) -> Cluster
 
     before = set(standalone_cluster.finished_apps())
     out = _run_cli(["train", "--master", standalone_cluster.url],
-                   {**env, "SPARK_CONF_DIR": str(conf)}, root)
+                   {**env, "SPARK_CONF_DIR": str(conf)}, root, module="jobs")
     assert "published" in out
     train_app = _new_app(standalone_cluster, before)
     # Plain defaults this time (no spark-defaults.conf): the evaluation's own ALS fit.
@@ -242,7 +245,8 @@ def local_run(spark, ml100k, bot_db, tmp_path_factory) -> tuple[Path, dict]:
     """The same training and evaluation on the shared local[2] session."""
     root = tmp_path_factory.mktemp("local-run")
     settings = replace(ml100k, models_dir=root / "models", db_path=bot_db)
-    model = train(spark, settings, TrainParams(), say=lambda *_: None)
+    model = train(spark, settings, TrainParams(), say=lambda *_: None,
+                  extra=read_bot_ratings(bot_db))
     lines = recommenders_protocol(spark, load_ratings(ml100k.processed_dir), TrainParams(),
                                   "ml-100k", say=lambda *_: None)
     return model, next(lines)

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from recommender import group, serve
 from recommender.config import ServingConfig
+from recommender.preferences import split
 from recommender.serve import GroupPick, Recommender
 from storage import Storage
 from tests.bot_model import CATALOGUE, small_model
@@ -202,7 +203,7 @@ def test_movie_night_from_the_database(rec, tmp_path):
         store.join_group(room, ann)
         store.join_group(room, bob)
         users = store.group_members(room)
-        members = [store.preferences(u) for u in users]
+        members = [split(store.ratings_of(u))[:2] for u in users]  # (likes, dislikes)
         exclude = set().union(*(store.excluded(u) for u in users))
     picks = rec.recommend_group(members, n=3, exclude=exclude)
     # Jedi (Ann's best left) and Godfather II (Bob's) tie at (1 - w)·0.5; Aliens, a little

@@ -107,3 +107,21 @@ def test_cli_retrain_while_another_runs_exits_3(tmp_path):
         done = run_jobs(models, "retrain")
     assert done.returncode == 3
     assert "A training is already running" in done.stdout
+
+
+def test_cli_train_if_missing_leaves_the_model_and_the_database_alone(tmp_path):
+    models = tmp_path / "models"
+    publish(models, 1)
+    done = run_jobs(models, "train", "--if-missing")
+    assert done.returncode == 0, done.stderr
+    assert "nothing to train" in done.stdout
+    assert not (tmp_path / "data").exists()  # the bot's database was not even opened
+
+
+def test_cli_train_says_in_one_line_when_the_database_is_unreadable(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "bot.sqlite3").write_text("not a database")
+    done = run_jobs(tmp_path / "models", "train")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("error: Cannot use the database") and "Traceback" not in \
+        done.stderr

@@ -41,8 +41,7 @@ WHITE_BALLOON = 18  # 10 ratings in ML-100K: nobody's pick for a Star Wars fan
 def first_model(spark, ml100k, tmp_path_factory) -> Path:
     """The model a running bot serves before any retraining (trained once per module)."""
     models = tmp_path_factory.mktemp("first") / "models"
-    train(spark, replace(ml100k, models_dir=models, db_path=models / "none.sqlite3"),
-          say=lambda *_: None)
+    train(spark, replace(ml100k, models_dir=models), say=lambda *_: None)  # no bot ratings
     return models
 
 
@@ -53,14 +52,13 @@ def live(ml100k, first_model, tmp_path):
     shutil.copytree(first_model, models, symlinks=True)
     return replace(ml100k, models_dir=models, db_path=tmp_path / "bot.sqlite3",
                    data_dir=ml100k.data_dir, spark_master="local[2]",
-                   spark_driver_memory="2g", admin_ids=("42",), retrain_cron="off")
+                   spark_driver_memory="2g", retrain_cron="off")
 
 
 @pytest.fixture
 def bot(live):
     storage = Storage(live.db_path)
-    conversation = Conversation(load_model(live.models_dir), storage,
-                                admin_ids=live.admin_ids)
+    conversation = Conversation(load_model(live.models_dir), storage, admin_ids=("42",))
     told: list[tuple[str, str]] = []
     conversation.add_outbox("telegram", lambda uid, text: told.append((uid, text)))
     service = start_jobs(conversation, live)

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
 
-from recommender.preferences import opinion
+from recommender.preferences import opinion, split
 from storage import Feedback, InvalidRating, Storage, StorageError, WatchItem
 from storage.schema import MIGRATIONS, migrate
 
@@ -158,7 +158,7 @@ def test_numpy_integer_ids_are_accepted(store: Storage):
     u = store.user("console", "me")
     store.like(u, np.int64(12))
     store.rate(u, np.int32(13), np.float64(4.5))
-    assert store.preferences(u) == ([13, 12], [])
+    assert store.ratings_of(u) == [(13, 4.5), (12, 5.0)]
 
 
 def test_unlike(store: Storage):
@@ -192,41 +192,53 @@ def test_feedback_pages_newest_first(path: Path):
             store.feedback(u, offset=-1)
 
 
-def test_preferences_split_likes_dislikes_and_not_interested(store: Storage):
+def test_ratings_of_gives_stars_and_not_interested_newest_first(store: Storage):
     u = store.user("console", "me")
     store.like(u, 1)
     store.dislike(u, 2)
     for item, stars in [(3, 3.5), (4, 3.0), (5, 2.5), (6, 2.0), (7, 0.5), (8, 5)]:
         store.rate(u, item, stars)
     store.not_interested(u, 9)
-    assert store.preferences(u) == ([8, 3, 1], [9, 7, 6, 2])
-    assert store.neutral(u) == [5, 4]  # 2.5 and 3 stars, newest first
+    assert store.ratings_of(u) == [(9, None), (8, 5.0), (7, 0.5), (6, 2.0), (5, 2.5),
+                                   (4, 3.0), (3, 3.5), (2, 1.0), (1, 5.0)]
+    # What they mean is the recommender's one rule.
+    assert split(store.ratings_of(u)) == ([8, 3, 1], [9, 7, 6, 2], [5, 4])
+
+
+def test_ratings_of_ties_on_time_go_by_item_id(path: Path):
+    with Storage(path, clock=lambda: 5.0) as store:
+        u = store.user("console", "me")
+        store.rate(u, 3, 4.0)
+        store.not_interested(u, 2)
+        store.like(u, 1)
+        assert store.ratings_of(u) == [(1, 5.0), (2, None), (3, 4.0)]
 
 
 def test_neutral_ratings_move_with_the_latest_word(store: Storage):
     u = store.user("console", "me")
-    assert store.neutral(u) == []
+    assert store.ratings_of(u) == []
     store.rate(u, 1, 3.0)
     store.rate(u, 2, 2.5)
-    assert store.neutral(u) == [2, 1]
+    assert split(store.ratings_of(u)) == ([], [], [2, 1])
     store.like(u, 1)
     store.not_interested(u, 2)
-    assert store.neutral(u) == [] and store.preferences(u) == ([1], [2])
+    assert store.ratings_of(u) == [(2, None), (1, 5.0)]
+    assert split(store.ratings_of(u)) == ([1], [2], [])
     store.rate(u, 1, 3.0)
-    assert store.neutral(u) == [1] and store.preferences(u) == ([], [2])
-    assert store.neutral(store.user("console", "you")) == []
+    assert split(store.ratings_of(u)) == ([], [2], [1])
+    assert store.ratings_of(store.user("console", "you")) == []
     with pytest.raises(StorageError):
-        store.neutral(0)
+        store.ratings_of(0)
 
 
 def test_not_interested_and_a_later_rating_replace_each_other(store: Storage):
     u = store.user("console", "me")
     store.like(u, 1)
     store.not_interested(u, 1)
-    assert store.preferences(u) == ([], [1])
+    assert store.ratings_of(u) == [(1, None)]
     assert store.count_feedback(u) == 0
     store.like(u, 1)
-    assert store.preferences(u) == ([1], [])
+    assert store.ratings_of(u) == [(1, 5.0)]
 
 
 def test_watchlist_add_duplicate_remove_and_pages(store: Storage):
@@ -350,7 +362,7 @@ def test_a_session_of_likes_survives_a_restart(path: Path):
         assert store.schema_version() == len(MIGRATIONS)
         assert store.user("telegram", BIG) == u
         assert store.feedback(u) == expected
-        assert store.preferences(u) == ([2, 1, 3], [])
+        assert store.ratings_of(u) == [(2, 5.0), (1, 5.0), (3, 5.0)]
         assert store.excluded(u) == {1, 2, 3, 9}
         assert store.integrity_ok()
 
@@ -497,13 +509,14 @@ def test_random_operations_keep_the_database_sound(ops):
                 ids[who] = store.user("console", str(who))
                 model[who] = {"ratings": {}, "ni": set(), "watch": set(), "seen": set()}
                 continue
-            likes, dislikes = store.preferences(u)
+            rated = store.ratings_of(u)
+            assert len(rated) == len(m["ratings"]) + len(m["ni"])  # each item once
+            assert dict(rated) == {**m["ratings"], **dict.fromkeys(m["ni"])}
+            likes, dislikes, neutral = split(rated)
             said = {i: opinion(r) for i, r in m["ratings"].items()}
             assert set(likes) == {i for i, o in said.items() if o == "like"}
             assert set(dislikes) == {i for i, o in said.items() if o == "dislike"} | m["ni"]
-            assert set(store.neutral(u)) == {i for i, o in said.items() if o == "neutral"}
-            assert len(likes) + len(dislikes) + len(store.neutral(u)) == \
-                len(m["ratings"]) + len(m["ni"])
+            assert set(neutral) == {i for i, o in said.items() if o == "neutral"}
             assert store.excluded(u) == set(m["ratings"]) | m["ni"] | m["watch"] | m["seen"]
             assert store.count_feedback(u) == len(m["ratings"])
             assert store.count_watchlist(u) == len(m["watch"])
@@ -605,7 +618,7 @@ def test_a_version_1_database_migrates_to_2_keeping_its_data(path: Path):
         assert store.schema_version() == 2
         assert store.user("telegram", 42) == 7
         assert store.feedback(7) == [Feedback(50, 5.0, "like", 2.0)]
-        assert store.preferences(7) == ([50], [])
+        assert store.ratings_of(7) == [(50, 5.0)]
         assert store.join_group(ROOM, 7) is True
         assert store.group_members(ROOM) == [7]
         assert store.integrity_ok()

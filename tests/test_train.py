@@ -82,6 +82,7 @@ def test_current_pointer_only_moves_to_complete_models(settings):
 
 
 def test_bot_ratings_join_training_in_their_own_user_range(spark, settings, tmp_path):
+    from jobs.bot_data import read_bot_ratings
     from recommender.train import BOT_USER_ID_BASE, bot_preferences
     from storage import Storage
 
@@ -94,18 +95,22 @@ def test_bot_ratings_join_training_in_their_own_user_range(spark, settings, tmp_
     store.like(store.user("discord", "5"), 999_999)  # not in this catalogue: left out
     store.close()
 
-    users, items, prefs = bot_preferences(settings.db_path, TrainParams())
+    bot = read_bot_ratings(settings.db_path)
+    users, items, prefs = bot_preferences(bot, TrainParams().scheme)
     assert users.min() == BOT_USER_ID_BASE and users.max() < BOT_USER_ID_BASE + 100
     assert prefs[items == 1].tolist() == [-1.0]  # a dislike is a confident negative
     assert set(prefs[items == 7].tolist()) == {1.0}
     # No rule of the bot's own: another scheme reads 👎 (1 star) as it reads MovieLens'.
-    _u, items, prefs = bot_preferences(settings.db_path, TrainParams(scheme="binary"))
+    _u, items, prefs = bot_preferences(bot, "binary")
     assert prefs[items == 1].tolist() == [1.0]
 
-    folder = train(spark, settings, TrainParams(rank=4, max_iter=3), say=quiet)
+    folder = train(spark, settings, TrainParams(rank=4, max_iter=3), say=quiet, extra=bot)
     meta = json.loads((folder / "model.json").read_text())
     assert meta["counts"]["bot_ratings"] == 31 and meta["counts"]["bot_users"] == 31
     assert 7 in np.load(folder / "item_ids.npy").tolist()
+    # Training reads no database of its own: without the arrays, no bot ratings.
+    alone = train(spark, settings, TrainParams(rank=4, max_iter=3), say=quiet)
+    assert json.loads((alone / "model.json").read_text())["counts"]["bot_ratings"] == 0
 
 
 def test_many_iterations_do_not_overflow_the_stack(spark):

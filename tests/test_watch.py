@@ -26,10 +26,10 @@ ANN = UserRef("telegram", "7", "Ann")
 
 @pytest.fixture
 def setup(settings):
-    settings = replace(settings, admin_ids=("42",), retrain_cron="off")
+    settings = replace(settings, retrain_cron="off")
     first = write_model(settings.models_dir).name
     storage = Storage(settings.db_path)
-    bot = Conversation(load_model(settings.models_dir), storage, admin_ids=settings.admin_ids)
+    bot = Conversation(load_model(settings.models_dir), storage, admin_ids=("42",))
     told: list[tuple[str, str]] = []
     bot.add_outbox("telegram", lambda uid, text: told.append((uid, text)))
     yield settings, bot, first, told

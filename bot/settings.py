@@ -1,0 +1,54 @@
+"""The bot's settings: the chat platforms apart from the recommender's paths and knobs.
+
+:class:`BotSettings` reads the environment and ``.env`` once and holds both parts: the
+recommender's :class:`recommender.settings.Settings` and the chats' :class:`ChatSettings`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from recommender.settings import Settings, read_env
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    """Tokens, the Telegram API address and the admins. Build with :meth:`from_env`."""
+
+    # Secrets: kept out of repr so they never reach a log line or a traceback.
+    telegram_token: str | None = field(default=None, repr=False)
+    telegram_api_base_url: str | None = None
+    discord_token: str | None = field(default=None, repr=False)
+    admin_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> ChatSettings:
+        """TELEGRAM_TOKEN, TELEGRAM_API_BASE_URL, DISCORD_TOKEN and ADMIN_IDS (comma or
+        space separated) of ``env``."""
+        return cls(
+            telegram_token=(env.get("TELEGRAM_TOKEN") or "").strip() or None,
+            telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or None,
+            discord_token=(env.get("DISCORD_TOKEN") or "").strip() or None,
+            admin_ids=tuple(a for a in (env.get("ADMIN_IDS") or "").replace(",", " ").split()),
+        )
+
+    @property
+    def platforms(self) -> list[str]:
+        """The chats to serve: "telegram" and/or "discord" by their tokens, else "console"."""
+        found = [name for name, token in (("telegram", self.telegram_token),
+                                          ("discord", self.discord_token)) if token]
+        return found or ["console"]
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    """The one settings object of the bot process: the recommender's and the chats'."""
+
+    recommender: Settings = field(default_factory=Settings)
+    chat: ChatSettings = field(default_factory=ChatSettings)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> BotSettings:
+        """Both parts from ``env``, by default the environment over ``.env``, read once."""
+        env = read_env() if env is None else env
+        return cls(recommender=Settings.from_env(env), chat=ChatSettings.from_env(env))
