@@ -238,7 +238,7 @@ def _filters(text: str, genres: Sequence[str], kinds: set[str]) -> Args:
 
 
 def _filter_word(token: str, args: Args, genres: Sequence[str], kinds: set[str]) -> Args:
-    if "count" in kinds and token.isdigit() and len(token) <= 2:
+    if "count" in kinds and token.isascii() and token.isdigit() and len(token) <= 2:
         return replace(args, count=max(1, min(int(token), MAX_COUNT)))
     if "kind" in kinds and token in KIND_WORDS:
         return replace(args, kind=KIND_WORDS[token])

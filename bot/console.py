@@ -85,9 +85,9 @@ def run(conversation: Conversation, stdin: TextIO = sys.stdin, stdout: TextIO = 
         text = line.strip()
         if not interactive and text:
             stdout.write(f"> {text}\n")
-        if text.isdigit() and buttons and 1 <= int(text) <= len(buttons):
+        if text.isdecimal() and buttons and 1 <= int(text) <= len(buttons):
             replies = conversation.handle_button(user, buttons[int(text) - 1].data)
-        elif text.isdigit() and buttons:
+        elif text.isdecimal() and buttons:
             replies = [Reply(f"Choose a number from 1 to {len(buttons)}.")]
         else:
             replies = conversation.handle_text(user, text)

@@ -20,7 +20,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -75,7 +75,10 @@ class TelegramBot:
     async def on_message(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """A command, or (in private chats) free text: both go to the core as typed."""
         message = update.effective_message
-        await message.chat.send_action(ChatAction.TYPING)
+        try:
+            await message.chat.send_action(ChatAction.TYPING)
+        except TelegramError as exc:  # only a courtesy: the reply matters, not the dots
+            log.warning("typing indicator failed: %s", type(exc).__name__)
         replies = await asyncio.to_thread(self.conversation.handle_text, user_of(update),
                                           message.text or "")
         for reply in replies:

@@ -475,8 +475,6 @@ def test_other_messages_get_a_hint(conversation):
     drive(conversation, scenario)
 
 
-@pytest.mark.xfail(strict=True, reason="bot/telegram.py sends the typing indicator before "
-                                        "the reply; when it fails, the reply is lost")
 def test_a_failing_typing_indicator_does_not_lose_the_reply(conversation):
     api = BotApi()
     api.failing.add("sendChatAction")
