@@ -80,7 +80,7 @@ def main() -> None:
     asker.start()
     time.sleep(3)
     phase = "during"
-    first = bot.rec.version
+    first = bot.recommender.version
     started = time.monotonic()
     bot.handle_text(ADMIN, "/retrain")
     outcome = service.wait()
@@ -92,12 +92,12 @@ def main() -> None:
     service.stop()
 
     load_started = time.perf_counter()
-    rec = Recommender.load(models / outcome.version) if outcome.version else bot.rec
+    rec = Recommender.load(models / outcome.version) if outcome.version else bot.recommender
     TitleIndex.from_recommender(rec)
     swap_prepare = time.perf_counter() - load_started
     result = {
         "benchmark": "retrain-while-serving", "data": base.dataset,
-        "outcome": outcome.status, "from": first, "to": bot.rec.version,
+        "outcome": outcome.status, "from": first, "to": bot.recommender.version,
         "retrain_seconds": round(retrain_seconds, 1),
         "progress": [{"t": round(t - started, 1), "message": m} for t, m in phases],
         "recommend_latency": {k: percentiles(v) for k, v in samples.items() if v},

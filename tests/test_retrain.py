@@ -69,7 +69,7 @@ def bot(live):
 
 
 def rank_of(conversation: Conversation, item: int, likes: list[int]) -> int:
-    ids = [r.item_id for r in conversation.rec.recommend(likes, n=2000)]
+    ids = [r.item_id for r in conversation.recommender.recommend(likes, n=2000)]
     return ids.index(item)
 
 
@@ -101,7 +101,7 @@ def keep_asking(conversation: Conversation, stop: threading.Event, answers: list
 
 def test_admin_retrain_learns_what_bot_users_like_without_a_silent_moment(bot, live):
     conversation, service, told = bot
-    first = conversation.rec.version
+    first = conversation.recommender.version
     for n in range(40):  # a film club: Star Wars fans who all love The White Balloon
         fan = UserRef("telegram", str(5000 + n), f"fan{n}")
         assert "Liked Star Wars" in conversation.handle_text(fan, "/like star wars")[0].text
@@ -125,7 +125,7 @@ def test_admin_retrain_learns_what_bot_users_like_without_a_silent_moment(bot, l
         asking.join()
 
     assert outcome.status == "published", outcome
-    assert conversation.rec.version == outcome.version != first  # swapped, no restart
+    assert conversation.recommender.version == outcome.version != first  # swapped, no restart
     assert len(answers) > 10 and all(a != SORRY and "1. " in a for a in answers)
     messages = [text for uid, text in told if uid == "42"]
     assert any(m.startswith("⏳ Checking quality on a held-out split") for m in messages)
@@ -160,7 +160,7 @@ def test_admin_retrain_learns_what_bot_users_like_without_a_silent_moment(bot, l
 
 def test_killing_the_training_never_breaks_serving(bot, live):
     conversation, service, told = bot
-    first = conversation.rec.version
+    first = conversation.recommender.version
     gating = threading.Event()
     conversation.add_outbox("telegram", lambda uid, text: (
         told.append((uid, text)), "Checking quality" in text and gating.set()))
@@ -175,7 +175,7 @@ def test_killing_the_training_never_breaks_serving(bot, live):
                               f"(SIGKILL). Still serving {first}.")
     assert not TrainingLock(live.models_dir).is_held()
     assert running_in_group(holder["pid"]) == []  # its JVM went with it
-    assert conversation.rec.version == first == current_dir(live.models_dir).name
+    assert conversation.recommender.version == first == current_dir(live.models_dir).name
     assert "1. " in conversation.handle_text(WATCHER, "/recommend")[0].text
     assert versions(live.models_dir) == [first]
 

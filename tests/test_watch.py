@@ -41,9 +41,9 @@ def test_a_new_model_is_served_from_the_next_request(setup):
     watcher = ModelWatcher(bot, settings.models_dir)
     assert watcher.check() is None  # nothing changed: nothing done
     second = write_model(settings.models_dir).name
-    assert bot.rec.version == first
+    assert bot.recommender.version == first
     assert watcher.check() == second
-    assert bot.rec.version == second
+    assert bot.recommender.version == second
     assert "Star Wars" in bot.handle_text(ANN, "/similar empire")[0].text
 
 
@@ -54,15 +54,15 @@ def test_a_request_in_flight_keeps_its_model(setup):
     original = bot._recommend
 
     def recommend_during_a_swap(uid, args):
-        seen.append(bot.rec.version)
+        seen.append(bot.recommender.version)
         bot.swap(Recommender.load(settings.models_dir / second))  # the watcher, meanwhile
-        seen.append(bot.rec.version)
+        seen.append(bot.recommender.version)
         return original(uid, args)
 
     bot._recommend = recommend_during_a_swap
     bot.handle_text(ANN, "/recommend")
     assert seen == [first, first]
-    assert bot.rec.version == second
+    assert bot.recommender.version == second
 
 
 def test_a_corrupt_model_is_refused_and_the_admins_told_once(setup):
@@ -72,7 +72,7 @@ def test_a_corrupt_model_is_refused_and_the_admins_told_once(setup):
     watcher = ModelWatcher(bot, settings.models_dir)
     assert watcher.check() is None
     assert watcher.check() is None
-    assert bot.rec.version == first
+    assert bot.recommender.version == first
     assert len(told) == 1 and told[0][0] == "42"
     assert f"points to {bad.name}, which is unusable, so I kept serving {first}" in told[0][1]
     assert "More like The Empire Strikes Back" in bot.handle_text(ANN, "/similar empire")[0].text
@@ -85,10 +85,10 @@ def test_admin_rollback_and_stats(setup):
     second = write_model(settings.models_dir).name
     service = start_jobs(bot, settings)
     try:
-        assert bot.rec.version == second  # start_jobs checks at once
+        assert bot.recommender.version == second  # start_jobs checks at once
         reply = bot.handle_text(ADMIN, "/rollback")[0].text
         assert reply == f"Rolled back: now serving {first} (was {second})."
-        assert bot.rec.version == first
+        assert bot.recommender.version == first
         assert "Could not roll back: There is no sound model older" in \
             bot.handle_text(ADMIN, "/rollback")[0].text
         stats = bot.handle_text(ADMIN, "/stats")[0].text
