@@ -460,66 +460,93 @@ OPS = st.one_of(
 )
 
 
+class Expected:
+    """What one user's rows should be after each operation: a plain-Python model of
+    Storage. Each method applies an operation to the store and the model alike."""
+
+    def __init__(self) -> None:
+        self.ratings: dict[int, float] = {}
+        self.ni: set[int] = set()
+        self.watching: set[int] = set()
+        self.seen: set[int] = set()
+
+    def rate(self, store: Storage, u: int, item: int, stars: float) -> None:
+        if not (math.isfinite(stars) and 0.5 <= stars <= 5 and (stars * 2).is_integer()):
+            with pytest.raises(InvalidRating):
+                store.rate(u, item, stars)
+            return
+        store.rate(u, item, stars)
+        self.ratings[item] = stars
+        self.ni.discard(item)
+
+    def like(self, store: Storage, u: int, item: int) -> None:
+        store.like(u, item)
+        self.ratings[item] = 5.0
+        self.ni.discard(item)
+
+    def dislike(self, store: Storage, u: int, item: int) -> None:
+        store.dislike(u, item)
+        self.ratings[item] = 1.0
+        self.ni.discard(item)
+
+    def unlike(self, store: Storage, u: int, item: int) -> None:
+        assert store.unlike(u, item) == (self.ratings.pop(item, None) is not None)
+
+    def not_interested(self, store: Storage, u: int, item: int) -> None:
+        store.not_interested(u, item)
+        self.ni.add(item)
+        self.ratings.pop(item, None)
+
+    def watch(self, store: Storage, u: int, item: int) -> None:
+        assert store.watch(u, item) == (item not in self.watching)
+        self.watching.add(item)
+
+    def unwatch(self, store: Storage, u: int, item: int) -> None:
+        assert store.unwatch(u, item) == (item in self.watching)
+        self.watching.discard(item)
+
+    def mark_seen(self, store: Storage, u: int, item: int) -> None:
+        store.mark_seen(u, item)
+        self.seen.add(item)
+        self.watching.discard(item)
+
+    @staticmethod
+    def record_feedback(store: Storage, u: int, item: int) -> None:
+        store.record_feedback(u, item, "like")
+
+    @staticmethod
+    def log_shown(store: Storage, u: int, items: list[int]) -> None:
+        store.log_shown(u, items, "recommend")
+
+    def check(self, store: Storage, u: int) -> None:
+        rated = store.ratings_of(u)
+        assert len(rated) == len(self.ratings) + len(self.ni)  # each item once
+        assert dict(rated) == {**self.ratings, **dict.fromkeys(self.ni)}
+        likes, dislikes, neutral = split(rated)
+        said = {i: opinion(r) for i, r in self.ratings.items()}
+        assert set(likes) == {i for i, o in said.items() if o == "like"}
+        assert set(dislikes) == {i for i, o in said.items() if o == "dislike"} | self.ni
+        assert set(neutral) == {i for i, o in said.items() if o == "neutral"}
+        assert store.excluded(u) == set(self.ratings) | self.ni | self.watching | self.seen
+        assert store.count_feedback(u) == len(self.ratings)
+        assert store.count_watchlist(u) == len(self.watching)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(OPS, max_size=30))
 def test_random_operations_keep_the_database_sound(ops):
     with tempfile.TemporaryDirectory() as folder, \
             Storage(Path(folder) / "bot.sqlite3", clock=Clock()) as store:
         ids = {who: store.user("console", str(who)) for who in (0, 1)}
-        model = {who: {"ratings": {}, "ni": set(), "watch": set(), "seen": set()}
-                 for who in (0, 1)}
+        model = {who: Expected() for who in (0, 1)}
         for op, who, *args in ops:
-            u, m = ids[who], model[who]
-            if op == "rate":
-                item, stars = args
-                good = math.isfinite(stars) and 0.5 <= stars <= 5 and (stars * 2).is_integer()
-                if not good:
-                    with pytest.raises(InvalidRating):
-                        store.rate(u, item, stars)
-                    continue
-                store.rate(u, item, stars)
-                m["ratings"][item] = stars
-                m["ni"].discard(item)
-            elif op in ("like", "dislike"):
-                getattr(store, op)(u, args[0])
-                m["ratings"][args[0]] = 5.0 if op == "like" else 1.0
-                m["ni"].discard(args[0])
-            elif op == "unlike":
-                assert store.unlike(u, args[0]) == (m["ratings"].pop(args[0], None) is not None)
-            elif op == "not_interested":
-                store.not_interested(u, args[0])
-                m["ni"].add(args[0])
-                m["ratings"].pop(args[0], None)
-            elif op == "watch":
-                assert store.watch(u, args[0]) == (args[0] not in m["watch"])
-                m["watch"].add(args[0])
-            elif op == "unwatch":
-                assert store.unwatch(u, args[0]) == (args[0] in m["watch"])
-                m["watch"].discard(args[0])
-            elif op == "mark_seen":
-                store.mark_seen(u, args[0])
-                m["seen"].add(args[0])
-                m["watch"].discard(args[0])
-            elif op == "record_feedback":
-                store.record_feedback(u, args[0], "like")
-            elif op == "log_shown":
-                store.log_shown(u, args[0], "recommend")
-            elif op == "forget":
-                store.forget(u)
+            if op == "forget":
+                store.forget(ids[who])
                 ids[who] = store.user("console", str(who))
-                model[who] = {"ratings": {}, "ni": set(), "watch": set(), "seen": set()}
+                model[who] = Expected()
                 continue
-            rated = store.ratings_of(u)
-            assert len(rated) == len(m["ratings"]) + len(m["ni"])  # each item once
-            assert dict(rated) == {**m["ratings"], **dict.fromkeys(m["ni"])}
-            likes, dislikes, neutral = split(rated)
-            said = {i: opinion(r) for i, r in m["ratings"].items()}
-            assert set(likes) == {i for i, o in said.items() if o == "like"}
-            assert set(dislikes) == {i for i, o in said.items() if o == "dislike"} | m["ni"]
-            assert set(neutral) == {i for i, o in said.items() if o == "neutral"}
-            assert store.excluded(u) == set(m["ratings"]) | m["ni"] | m["watch"] | m["seen"]
-            assert store.count_feedback(u) == len(m["ratings"])
-            assert store.count_watchlist(u) == len(m["watch"])
+            getattr(model[who], op)(store, ids[who], *args)
+            model[who].check(store, ids[who])
         assert store.integrity_ok()
 
 
