@@ -20,6 +20,14 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def model():
+    """The small hand-built bot model (tests/bot_model.py), loaded once; nothing changes it."""
+    from tests.bot_model import small_model
+
+    return small_model()
+
+
+@pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     """A local Spark session shared by every Spark test (cold start is ~5 s)."""
     from recommender.spark import start_spark, stop_spark

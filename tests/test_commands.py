@@ -16,15 +16,9 @@ from bot.core import COMMANDS, Ask, Conversation, UserRef
 from bot.discord import DiscordBot
 from bot.replies import Reply
 from storage import Storage
-from tests.bot_model import small_model
 
 ANN = UserRef("console", "1", "Ann")
 GENRES = ("Action", "Comedy", "Sci-Fi", "Film-Noir")
-
-
-@pytest.fixture(scope="module")
-def model():
-    return small_model()
 
 
 @pytest.fixture

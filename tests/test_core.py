@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from bot.core import Conversation, UserRef
 from storage import Storage
-from tests.bot_model import small_model
 
 ANN = UserRef("telegram", "9223372036854775807", "Ann")
 BOB = UserRef("discord", "9223372036854775807", "Bob")
@@ -22,11 +21,6 @@ class Clock:
     def __call__(self) -> float:
         self.now += 1
         return self.now
-
-
-@pytest.fixture(scope="module")
-def model():
-    return small_model()
 
 
 @pytest.fixture

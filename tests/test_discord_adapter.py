@@ -319,11 +319,6 @@ def drive(conversation: Conversation, scenario: Scenario,
     return api
 
 
-@pytest.fixture(scope="module")
-def model():
-    return small_model()
-
-
 @pytest.fixture
 def conversation(model, tmp_path):
     storage = Storage(tmp_path / "bot.sqlite3")

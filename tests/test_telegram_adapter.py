@@ -26,7 +26,6 @@ from telegram.request import BaseRequest, RequestData
 from bot.core import Conversation
 from bot.telegram import build_application, chunks
 from storage import Storage
-from tests.bot_model import small_model
 
 TOKEN = "123:FAKE"
 BOT_USER = {"id": 123, "is_bot": True, "first_name": "TestBot", "username": "test_bot"}
@@ -207,11 +206,6 @@ def drive(conversation: Conversation, scenario: Scenario, api: BotApi | None = N
     asyncio.run(main())
     assert errors == []
     return api
-
-
-@pytest.fixture(scope="module")
-def model():
-    return small_model()
 
 
 @pytest.fixture
