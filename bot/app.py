@@ -54,8 +54,8 @@ def load_model(models_dir: Path) -> Recommender:
 
 def build(settings: BotSettings) -> Conversation:
     """The conversation core over the current model and the bot's database."""
-    rec = settings.recommender
-    return Conversation(load_model(rec.models_dir), Storage(rec.db_path),
+    paths = settings.recommender
+    return Conversation(load_model(paths.models_dir), Storage(paths.db_path),
                         admin_ids=settings.chat.admin_ids)
 
 

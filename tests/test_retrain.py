@@ -94,9 +94,11 @@ def running_in_group(pgid: int) -> list[int]:
 
 
 def keep_asking(conversation: Conversation, stop: threading.Event, answers: list[str]) -> None:
-    """A user who keeps sending /recommend while the model retrains."""
+    """A user who keeps sending /recommend while the model retrains, twenty times a second
+    (as fast as a person can tap; a tight loop would only take a core from the training)."""
     while not stop.is_set():
         answers.append(conversation.handle_text(WATCHER, "/recommend 5")[0].text)
+        stop.wait(0.05)
 
 
 def test_admin_retrain_learns_what_bot_users_like_without_a_silent_moment(bot, live):
