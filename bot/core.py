@@ -44,6 +44,7 @@ from bot.payloads import (
     LikesPage,
     MorePicks,
     NotInterested,
+    Page,
     RemoveFromWatchlist,
     Seen,
     Watch,
@@ -719,7 +720,7 @@ class Conversation:
         return describe(item) if item else f"item {item_id}"
 
     @staticmethod
-    def _pager(page_kind: type[LikesPage] | type[WatchlistPage], page: int,
+    def _pager(page_kind: type[Page], page: int,
                total: int) -> list[list[Button]]:
         row = []
         if page > 0:

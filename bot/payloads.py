@@ -18,37 +18,34 @@ MAX_ID = 2**63 - 1  # SQLite's largest integer; ids are never larger
 
 
 @dataclass(frozen=True)
-class Like:
+class OnItem:
+    """A button about one title: ``item`` is its id."""
+
     item: int
 
 
-@dataclass(frozen=True)
-class Dislike:
-    item: int
+class Like(OnItem):
+    """❤ or 👍: the user loves it."""
 
 
-@dataclass(frozen=True)
-class NotInterested:
+class Dislike(OnItem):
+    """The user doesn't like it."""
+
+
+class NotInterested(OnItem):
     """👎 under a pick: never suggest it again."""
 
-    item: int
+
+class Watch(OnItem):
+    """➕: onto the watchlist."""
 
 
-@dataclass(frozen=True)
-class Watch:
-    item: int
-
-
-@dataclass(frozen=True)
-class RemoveFromWatchlist:
+class RemoveFromWatchlist(OnItem):
     """✖ on a watchlist page: remove, then show the page again."""
 
-    item: int
 
-
-@dataclass(frozen=True)
-class Seen:
-    item: int
+class Seen(OnItem):
+    """✔: already seen."""
 
 
 @dataclass(frozen=True)
@@ -61,13 +58,18 @@ class Chosen:
 
 
 @dataclass(frozen=True)
-class LikesPage:
+class Page:
+    """◀ ▶ on a paged list: which page to show."""
+
     page: int
 
 
-@dataclass(frozen=True)
-class WatchlistPage:
-    page: int
+class LikesPage(Page):
+    """A page of /likes."""
+
+
+class WatchlistPage(Page):
+    """A page of /watchlist."""
 
 
 @dataclass(frozen=True)

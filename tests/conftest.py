@@ -27,6 +27,22 @@ def model():
     return small_model()
 
 
+@pytest.fixture
+def chat_with(model, tmp_path):
+    """``chat_with(*admins)``: a Conversation over the small model and a fresh SQLite file."""
+    from bot.core import Conversation
+    from storage import Storage
+
+    opened = []
+
+    def make(*admins: object) -> Conversation:
+        opened.append(Storage(tmp_path / "bot.sqlite3"))
+        return Conversation(model, opened[-1], admin_ids=[str(a) for a in admins])
+    yield make
+    for storage in opened:
+        storage.close()
+
+
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     """A local Spark session shared by every Spark test (cold start is ~5 s)."""

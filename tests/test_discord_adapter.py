@@ -320,10 +320,8 @@ def drive(conversation: Conversation, scenario: Scenario,
 
 
 @pytest.fixture
-def conversation(model, tmp_path):
-    storage = Storage(tmp_path / "bot.sqlite3")
-    yield Conversation(model, storage, admin_ids=[str(ADMIN)])
-    storage.close()
+def conversation(chat_with):
+    return chat_with(ADMIN)
 
 
 def fields_of(message: dict) -> list[dict]:

@@ -29,10 +29,8 @@ NAMES = {ANN: "ann", ADMIN: "root"}  # Discord shows global names: "Ann"
 
 
 @pytest.fixture
-def conversation(tmp_path):
-    storage = Storage(tmp_path / "bot.sqlite3")
-    yield Conversation(small_model(), storage, admin_ids=[str(ADMIN)])
-    storage.close()
+def conversation(chat_with):
+    return chat_with(ADMIN)
 
 
 def run(conversation: Conversation, scenario) -> None:

@@ -12,8 +12,6 @@ import pytest
 
 from bot.core import Conversation
 from bot.telegram import build_application
-from storage import Storage
-from tests.bot_model import small_model
 from tests.fake_telegram import FakeTelegram, run_bot
 
 
@@ -31,10 +29,8 @@ def find(message: dict, label_part: str) -> str:
 
 
 @pytest.fixture
-def conversation(tmp_path):
-    storage = Storage(tmp_path / "bot.sqlite3")
-    yield Conversation(small_model(), storage, admin_ids=["1001"])
-    storage.close()
+def conversation(chat_with):
+    return chat_with("1001")
 
 
 def run(fake: FakeTelegram, conversation: Conversation, scenario) -> None:

@@ -25,7 +25,6 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.core import Conversation
 from bot.telegram import build_application, chunks
-from storage import Storage
 
 TOKEN = "123:FAKE"
 BOT_USER = {"id": 123, "is_bot": True, "first_name": "TestBot", "username": "test_bot"}
@@ -209,10 +208,8 @@ def drive(conversation: Conversation, scenario: Scenario, api: BotApi | None = N
 
 
 @pytest.fixture
-def conversation(model, tmp_path):
-    storage = Storage(tmp_path / "bot.sqlite3")
-    yield Conversation(model, storage, admin_ids=[str(ANN)])
-    storage.close()
+def conversation(chat_with):
+    return chat_with(ANN)
 
 
 def sent_message(call: dict) -> dict:
