@@ -24,9 +24,9 @@ from pathlib import Path
 from bot.app import load_model, start_jobs
 from bot.core import SORRY, Conversation, UserRef
 from bot.matching import TitleIndex
+from jobs.settings import JobSettings
 from recommender.artifacts import CURRENT, current_dir
 from recommender.serve import Recommender
-from recommender.settings import Settings
 from storage import Storage
 
 ADMIN = UserRef("bench", "admin", "admin")
@@ -44,7 +44,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    base = Settings.from_env()
+    configured = JobSettings.from_env()
+    base = configured.recommender
     source = current_dir(base.models_dir)
     if source is None:
         raise SystemExit("No model; run 'make run' first.")
@@ -53,13 +54,13 @@ def main() -> None:
     models.mkdir()
     shutil.copytree(source, models / source.name)
     os.symlink(source.name, models / CURRENT)
-    settings = replace(base, models_dir=models, db_path=tmp / "bot.sqlite3",
-                       retrain_cron="off")
+    settings = replace(base, models_dir=models, db_path=tmp / "bot.sqlite3")
     storage = Storage(settings.db_path)
     bot = Conversation(load_model(models), storage, admin_ids=(ADMIN.platform_user_id,))
     phases: list[tuple[float, str]] = []
     bot.add_outbox("bench", lambda _uid, text: phases.append((time.monotonic(), text)))
-    service = start_jobs(bot, settings)
+    # Only the /retrain below trains: no nightly run, no missed one at start.
+    service = start_jobs(bot, JobSettings(settings, replace(configured.retrain, cron="off")))
     for title in ("star wars", "fargo", "toy story", "the godfather", "alien"):
         bot.handle_text(USER, f"/like {title}")
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from bot.core import Conversation
 from bot.settings import BotSettings, ChatSettings
 from bot.watch import ModelWatcher
+from jobs.settings import JobSettings
 from recommender.artifacts import current_dir, versions
 from recommender.errors import ModelError, RecommenderError
 from recommender.serve import Recommender
@@ -59,13 +60,14 @@ def build(settings: BotSettings) -> Conversation:
                         admin_ids=settings.chat.admin_ids)
 
 
-def start_jobs(conversation: Conversation, settings: Settings):
-    """Start nightly retraining and the model watcher for this bot (the recommender's
-    part of its settings); return the service."""
+def start_jobs(conversation: Conversation, settings: JobSettings):
+    """Start nightly retraining and the model watcher for this bot (the recommender's and
+    retraining's parts of its settings, :attr:`BotSettings.jobs`); return the service."""
     from jobs.service import RetrainService
 
-    watcher = ModelWatcher(conversation, settings.models_dir)
-    heartbeat = settings.data_dir / HEARTBEAT
+    paths = settings.recommender
+    watcher = ModelWatcher(conversation, paths.models_dir)
+    heartbeat = paths.data_dir / HEARTBEAT
 
     def watch() -> None:
         watcher.check()
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = BotSettings.from_env()
         conversation = build(settings)
-        service = start_jobs(conversation, settings.recommender)
+        service = start_jobs(conversation, settings.jobs)
     except (RecommenderError, StorageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

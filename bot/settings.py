@@ -1,13 +1,16 @@
-"""The bot's settings: the chat platforms apart from the recommender's paths and knobs.
+"""The bot's settings: the chat platforms apart from the recommender's paths and knobs
+and from the retraining schedule.
 
-:class:`BotSettings` reads the environment and ``.env`` once and holds both parts: the
-recommender's :class:`recommender.settings.Settings` and the chats' :class:`ChatSettings`.
+:class:`BotSettings` reads the environment and ``.env`` once and holds three parts: the
+recommender's :class:`recommender.settings.Settings`, the chats' :class:`ChatSettings`
+and retraining's :class:`jobs.settings.RetrainSettings`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from jobs.settings import JobSettings, RetrainSettings
 from recommender.settings import Settings, read_env
 
 
@@ -42,13 +45,23 @@ class ChatSettings:
 
 @dataclass(frozen=True)
 class BotSettings:
-    """The one settings object of the bot process: the recommender's and the chats'."""
+    """The one settings object of the bot process, three flat parts: the recommender's,
+    the chats' and retraining's. :attr:`jobs` pairs the first and the last as the
+    :class:`jobs.settings.JobSettings` the retraining service takes."""
 
     recommender: Settings = field(default_factory=Settings)
     chat: ChatSettings = field(default_factory=ChatSettings)
+    retrain: RetrainSettings = field(default_factory=RetrainSettings)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> BotSettings:
-        """Both parts from ``env``, by default the environment over ``.env``, read once."""
+        """All three parts from ``env``, by default the environment over ``.env``, read
+        once."""
         env = read_env() if env is None else env
-        return cls(recommender=Settings.from_env(env), chat=ChatSettings.from_env(env))
+        return cls(recommender=Settings.from_env(env), chat=ChatSettings.from_env(env),
+                   retrain=RetrainSettings.from_env(env))
+
+    @property
+    def jobs(self) -> JobSettings:
+        """The recommender's part and retraining's, for :mod:`jobs` (no chat secrets)."""
+        return JobSettings(recommender=self.recommender, retrain=self.retrain)

@@ -4,6 +4,9 @@
 ``retrain`` exits 0 when a new model is live, 1 when the quality gate rejected it,
 2 when the training failed (or timed out, or was killed) and 3 when another
 training was already running, so cron or an Airflow task can act on it.
+
+Each command reads its settings once: ``train`` the recommender's, every other one a
+:class:`jobs.settings.JobSettings` (the recommender's and retraining's).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import logging
 import sys
 
+from jobs.settings import JobSettings
 from recommender.cli import add_train_arguments, run_command, run_train
 from recommender.errors import DatasetNotFound, RecommenderError
 from recommender.settings import Settings
@@ -43,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                            errors=(RecommenderError, StorageError))
     logging.getLogger("py4j").setLevel(logging.CRITICAL)
     try:
-        settings = Settings.from_env()
+        settings = JobSettings.from_env()
         if args.command == "worker":
             return worker(settings)
         return {"retrain": _retrain, "rollback": _rollback, "status": _status}[args.command](
@@ -59,7 +63,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     return run_train(args, settings, extra=lambda: read_bot_ratings(settings.db_path))
 
 
-def _retrain(settings: Settings) -> int:
+def _retrain(settings: JobSettings) -> int:
     from jobs.runner import run_retrain
 
     result = run_retrain(settings, trigger="cli", progress=lambda m: print(m, flush=True))
@@ -67,16 +71,16 @@ def _retrain(settings: Settings) -> int:
     return EXIT.get(result.status, 2)
 
 
-def _rollback(settings: Settings) -> int:
+def _rollback(settings: JobSettings) -> int:
     from recommender.artifacts import rollback
 
-    old, new = rollback(settings.models_dir)
+    old, new = rollback(settings.recommender.models_dir)
     print(f"models/current now points to {new} (was {old}). A running bot switches to it "
           "within seconds.")
     return 0
 
 
-def _status(settings: Settings) -> int:
+def _status(settings: JobSettings) -> int:
     from jobs.status import status_lines
 
     for line in status_lines(settings):
@@ -84,7 +88,7 @@ def _status(settings: Settings) -> int:
     return 0
 
 
-def worker(settings: Settings) -> int:
+def worker(job_settings: JobSettings) -> int:
     """The child process: take the lock, train, and report through marked lines."""
     import shutil
 
@@ -96,6 +100,7 @@ def worker(settings: Settings) -> int:
     def emit(event: str, **fields: object) -> None:
         print(MARK + json.dumps({"event": event, **fields}, default=str), flush=True)
 
+    settings = job_settings.recommender
     try:
         lock = TrainingLock(settings.models_dir).acquire("retrain")
     except Busy as exc:
@@ -111,7 +116,7 @@ def worker(settings: Settings) -> int:
         emit("progress", message=f"Starting Spark ({settings.spark_master}) ...")
         spark = start_spark(settings, app_name="retrain")
         try:
-            record = retrain(spark, settings, lambda m: emit("progress", message=m))
+            record = retrain(spark, job_settings, lambda m: emit("progress", message=m))
         finally:
             stop_spark(spark)
         emit("result", **record)

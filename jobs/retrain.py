@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from jobs.bot_data import read_bot_ratings
+from jobs.settings import JobSettings
 from recommender import artifacts, evaluate, newuser
 from recommender.config import ServingConfig
 from recommender.errors import RecommenderError
@@ -106,8 +107,12 @@ def judge(figure: str, new: float, old: float | None, max_drop: float,
     return None
 
 
-def retrain(spark: SparkSession, settings: Settings, say: Callable[[str], None]) -> dict:
+def retrain(spark: SparkSession, job_settings: JobSettings,
+            say: Callable[[str], None]) -> dict:
     """Run the whole retraining; return the result record (``status`` published/rejected).
+
+    The gate allows a fall of up to ``job_settings.retrain.max_drop``; after publishing,
+    ``retrain.keep_models`` versions are kept.
 
     ``new_score``/``old_score`` are the Recommenders protocol's held-out nDCG@10 of the
     new and the current model, ``new_user_score``/``old_new_user_score`` the new-user
@@ -115,13 +120,14 @@ def retrain(spark: SparkSession, settings: Settings, say: Callable[[str], None])
     model has none recorded, and a new one is missing when an earlier check rejected.
     """
     started = time.monotonic()
+    settings, max_drop = job_settings.recommender, job_settings.retrain.max_drop
     current = artifacts.current_dir(settings.models_dir)
     old_meta = json.loads((current / artifacts.MODEL_JSON).read_text()) if current else None
     params = TrainParams.of_model(current) if current is not None else TrainParams()
     serving = ServingConfig.of_model(current) if current is not None else None
     old_score, old_new_user = baseline(old_meta), new_user_baseline(old_meta)
     record = {"previous": current.name if current else None, "old_score": old_score,
-              "old_new_user_score": old_new_user, "max_drop": settings.retrain_max_drop,
+              "old_new_user_score": old_new_user, "max_drop": max_drop,
               "params": asdict(params)}
 
     def reject(reason: str) -> dict:
@@ -138,7 +144,7 @@ def retrain(spark: SparkSession, settings: Settings, say: Callable[[str], None])
                                        serving=serving))
     new_score = float(next(x[METRIC] for x in lines if x["model"] == OURS))
     record["new_score"] = new_score
-    problem = judge("held-out nDCG@10", new_score, old_score, settings.retrain_max_drop, say)
+    problem = judge("held-out nDCG@10", new_score, old_score, max_drop, say)
     if problem:
         return reject(problem)
 
@@ -150,8 +156,7 @@ def retrain(spark: SparkSession, settings: Settings, say: Callable[[str], None])
         raise RecommenderError(f"The new-user protocol gave no figure for {newuser.OURS}; "
                                "nothing was published")
     record["new_user_score"] = new_user
-    problem = judge("new-user nDCG@10 (5 likes told)", new_user, old_new_user,
-                    settings.retrain_max_drop, say)
+    problem = judge("new-user nDCG@10 (5 likes told)", new_user, old_new_user, max_drop, say)
     if problem:
         return reject(problem)
 
@@ -167,7 +172,7 @@ def retrain(spark: SparkSession, settings: Settings, say: Callable[[str], None])
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    removed = artifacts.prune(settings.models_dir, settings.keep_models)
+    removed = artifacts.prune(settings.models_dir, job_settings.retrain.keep_models)
     record.update(status="published", version=folder.name, removed=removed,
                   seconds=round(time.monotonic() - started, 1))
     return record

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jobs.lock import TrainingLock
+from jobs.settings import JobSettings
 from recommender.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -102,12 +103,14 @@ def worker_command() -> list[str]:
     return [sys.executable, "-m", "jobs", "worker"]
 
 
-def run_retrain(settings: Settings, *, trigger: str = "cli",
+def run_retrain(job_settings: JobSettings, *, trigger: str = "cli",
                 progress: Callable[[str], None] = lambda _m: None,
                 clock: Callable[[], datetime] = utc_now) -> Outcome:
-    """Train in a child process; return how it ended. Never raises for a failed training."""
+    """Train in a child process (given all of ``job_settings``, stopped after its
+    ``retrain.timeout``); return how it ended. Never raises for a failed training."""
     from recommender.artifacts import current_dir
 
+    settings = job_settings.recommender
     started = clock()
     found = current_dir(settings.models_dir)
     previous = found.name if found is not None else None
@@ -124,7 +127,7 @@ def run_retrain(settings: Settings, *, trigger: str = "cli",
     _write_state(settings, running={"trigger": trigger, "started": started.isoformat(
         timespec="seconds")})
     try:
-        result = _run_child(settings, progress, outcome)
+        result = _run_child(job_settings, progress, outcome)
     finally:
         _write_state(settings, running=None)
     if result.status != "busy":
@@ -132,9 +135,10 @@ def run_retrain(settings: Settings, *, trigger: str = "cli",
     return result
 
 
-def _run_child(settings: Settings, progress: Callable[[str], None],
+def _run_child(job_settings: JobSettings, progress: Callable[[str], None],
                outcome: Callable[..., Outcome]) -> Outcome:
-    env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1",
+    settings, timeout = job_settings.recommender, job_settings.retrain.timeout
+    env = {**os.environ, **job_settings.to_env(), "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT),
                                                        os.environ.get("PYTHONPATH")]))}
     env.pop("TELEGRAM_TOKEN", None)  # the child needs no secrets
@@ -151,7 +155,7 @@ def _run_child(settings: Settings, progress: Callable[[str], None],
             timed_out.set()
             _kill_group(child.pid)
 
-        timer = threading.Timer(settings.retrain_timeout, kill_on_timeout)
+        timer = threading.Timer(timeout, kill_on_timeout)
         timer.daemon = True
         timer.start()
         final: dict | None = None
@@ -175,7 +179,7 @@ def _run_child(settings: Settings, progress: Callable[[str], None],
             _kill_group(child.pid)  # nothing of a finished or dead child may linger
     if timed_out.is_set():
         return outcome("timeout", f"it took longer than RETRAIN_TIMEOUT="
-                                  f"{settings.retrain_timeout} s and was stopped")
+                                  f"{timeout} s and was stopped")
     if final is not None and final.get("event") == "result":
         return outcome(final["status"], final.get("reason", ""), version=final.get("version"),
                        new_score=final.get("new_score"), old_score=final.get("old_score"),

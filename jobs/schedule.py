@@ -10,25 +10,25 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
+from jobs.settings import RetrainSettings
 from recommender.errors import RecommenderError
-from recommender.settings import Settings
 
 OFF = "off"
 
 
-def trigger(settings: Settings) -> CronTrigger | None:
+def trigger(retrain: RetrainSettings) -> CronTrigger | None:
     """The nightly trigger, or None when ``RETRAIN_CRON=off``."""
-    if settings.retrain_cron.lower() in (OFF, "none", "never", ""):
+    if retrain.cron.lower() in (OFF, "none", "never", ""):
         return None
     try:
-        zone = ZoneInfo(settings.retrain_timezone)
+        zone = ZoneInfo(retrain.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise RecommenderError(f"RETRAIN_TIMEZONE {settings.retrain_timezone!r} is not a "
+        raise RecommenderError(f"RETRAIN_TIMEZONE {retrain.timezone!r} is not a "
                                "timezone name such as UTC or Europe/Berlin.") from None
     try:
-        return CronTrigger.from_crontab(settings.retrain_cron, timezone=zone)
+        return CronTrigger.from_crontab(retrain.cron, timezone=zone)
     except ValueError as exc:
-        raise RecommenderError(f"RETRAIN_CRON {settings.retrain_cron!r} is not a crontab "
+        raise RecommenderError(f"RETRAIN_CRON {retrain.cron!r} is not a crontab "
                                f"line such as '0 3 * * *' ({exc}).") from None
 
 
@@ -59,8 +59,8 @@ def missed_run(cron: CronTrigger, last_run: datetime | None, now: datetime) -> d
     return due if due is not None and due <= now else None
 
 
-def describe(settings: Settings) -> str:
+def describe(retrain: RetrainSettings) -> str:
     """The schedule in words, for /stats and ``python -m jobs status``."""
-    if trigger(settings) is None:
+    if trigger(retrain) is None:
         return "nightly retraining is off (RETRAIN_CRON=off)"
-    return f"cron '{settings.retrain_cron}' ({settings.retrain_timezone})"
+    return f"cron '{retrain.cron}' ({retrain.timezone})"

@@ -21,9 +21,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from jobs.lock import TrainingLock
 from jobs.runner import Outcome, read_state, run_retrain, utc_now
 from jobs.schedule import missed_run, trigger
+from jobs.settings import JobSettings
 from jobs.status import status_lines
 from recommender import artifacts
-from recommender.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +33,18 @@ Tell = Callable[[object | None, str], None]
 
 
 class RetrainService:
-    def __init__(self, settings: Settings, *, tell: Tell | None = None,
+    """Retraining for one process, by ``settings``: the recommender's paths (models, data,
+    the database the training reads) and the retraining schedule and knobs."""
+
+    def __init__(self, settings: JobSettings, *, tell: Tell | None = None,
                  watch: Callable[[], object] = lambda: None,
                  clock: Callable[[], datetime] = utc_now) -> None:
         self.settings = settings
         self.tell: Tell = tell or (lambda _to, text: log.info("%s", text))
         self.watch = watch
         self.clock = clock
-        self.cron = trigger(settings)  # fails early on a bad RETRAIN_CRON or timezone
+        self.cron = trigger(settings.retrain)  # fails early on a bad RETRAIN_CRON or timezone
+        self.models_dir = settings.recommender.models_dir
         self._scheduler: BackgroundScheduler | None = None
         self._thread: threading.Thread | None = None
         self._guard = threading.Lock()
@@ -50,7 +54,7 @@ class RetrainService:
 
     def start(self) -> None:
         """Start the schedule; run a missed nightly training once if RETRAIN_MISSED=run."""
-        scheduler = BackgroundScheduler(timezone=self.settings.retrain_timezone)
+        scheduler = BackgroundScheduler(timezone=self.settings.retrain.timezone)
         if self.cron is not None:
             # A late thread still fires (up to 10 minutes), a backlog fires once. Runs missed
             # while the process was down are for `missed()` below: APScheduler's in-memory
@@ -63,7 +67,7 @@ class RetrainService:
         self._scheduler = scheduler
         missed = self.missed()
         if missed is not None:
-            if self.settings.retrain_missed == "run":
+            if self.settings.retrain.missed == "run":
                 log.info("the retraining due at %s was missed; running it now", missed)
                 self.retrain(None, trigger="missed")
             else:
@@ -89,10 +93,10 @@ class RetrainService:
     def last_trained(self) -> datetime | None:
         """When the last training started, or the current model was trained."""
         times = []
-        last = read_state(self.settings).get("last") or {}
+        last = read_state(self.settings.recommender).get("last") or {}
         if last.get("started"):
             times.append(datetime.fromisoformat(last["started"]))
-        found = artifacts.current_dir(self.settings.models_dir)
+        found = artifacts.current_dir(self.models_dir)
         if found is not None:
             meta = json.loads((found / artifacts.MODEL_JSON).read_text())
             if meta.get("trained_at"):
@@ -105,7 +109,7 @@ class RetrainService:
         """Start a training in the background; return the acknowledgement at once."""
         with self._guard:
             if self.running():
-                holder = TrainingLock(self.settings.models_dir).holder() or {}
+                holder = TrainingLock(self.models_dir).holder() or {}
                 since = f" (started {holder['started']})" if holder.get("started") else ""
                 return (f"A retraining is already running{since}. I'll report when it "
                         "ends; not starting another.")
@@ -121,7 +125,7 @@ class RetrainService:
 
     def running(self) -> bool:
         """Whether a training runs, here or in another process (cron, the CLI)."""
-        return self.training_here() or TrainingLock(self.settings.models_dir).is_held()
+        return self.training_here() or TrainingLock(self.models_dir).is_held()
 
     def wait(self, timeout: float | None = None) -> Outcome | None:
         """Block until this process's training ends (scripts and tests use it)."""
@@ -131,7 +135,7 @@ class RetrainService:
         return self.last
 
     def rollback(self) -> str:
-        old, new = artifacts.rollback(self.settings.models_dir)
+        old, new = artifacts.rollback(self.models_dir)
         self._watch()
         return f"Rolled back: now serving {new} (was {old})."
 

@@ -10,16 +10,17 @@ from datetime import datetime
 from jobs.lock import TrainingLock
 from jobs.runner import read_state, utc_now
 from jobs.schedule import describe, next_runs, trigger
+from jobs.settings import JobSettings
 from recommender.artifacts import current_dir, versions
-from recommender.settings import Settings
 
 
-def status_lines(settings: Settings, now: datetime | None = None,
+def status_lines(job_settings: JobSettings, now: datetime | None = None,
                  running_here: bool = False) -> list[str]:
     """Schedule, next runs, last and running training, models kept (also for /stats)."""
+    settings, retrain = job_settings.recommender, job_settings.retrain
     now = now or utc_now()
-    lines = [f"Retraining: {describe(settings)}"]
-    cron = trigger(settings)
+    lines = [f"Retraining: {describe(retrain)}"]
+    cron = trigger(retrain)
     if cron is not None:
         upcoming = ", ".join(t.strftime("%Y-%m-%d %H:%M %Z") for t in next_runs(cron, now, 2))
         lines.append(f"Next runs: {upcoming}")
@@ -39,6 +40,6 @@ def status_lines(settings: Settings, now: datetime | None = None,
         lines.append(f"Running now: since {since}")
     found = current_dir(settings.models_dir)
     kept = versions(settings.models_dir)
-    lines.append(f"Models kept: {len(kept)} of up to {settings.keep_models}; current "
+    lines.append(f"Models kept: {len(kept)} of up to {retrain.keep_models}; current "
                  f"{found.name if found else 'none'}")
     return lines

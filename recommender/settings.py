@@ -1,8 +1,10 @@
 """The recommender's settings, read from the environment and ``.env``.
 
-Every path and tunable lives here so that tests, the bot and the jobs agree on where
-data, models and the database are; the chat platforms' tokens and admins are the
-bot's (``bot/settings.py``). Environment variables win over ``.env``.
+Every path and tunable of the recommender lives here so that tests, the bot and the
+jobs agree on where data, models and the database are; the chat platforms' tokens and
+admins are the bot's (``bot/settings.py``), the retraining schedule and its knobs the
+jobs' (``jobs/settings.py``). Environment variables win over ``.env``; :func:`env_int`,
+:func:`env_float` and :func:`env_choice` read one variable the same way for all of them.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ def read_env() -> dict[str, str]:
     return values
 
 
-def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
+def env_int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
+    """Variable ``name`` of ``env`` as a whole number of at least ``minimum``."""
     raw = env.get(name) or str(default)
     try:
         value = int(raw)
@@ -37,7 +40,8 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
-def _float(env: dict[str, str], name: str, default: float) -> float:
+def env_float(env: dict[str, str], name: str, default: float) -> float:
+    """Variable ``name`` of ``env`` as a finite number, zero or more."""
     raw = env.get(name) or str(default)
     try:
         value = float(raw)
@@ -48,7 +52,8 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
     return value
 
 
-def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+def env_choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """Variable ``name`` of ``env``, lower-cased, one of ``choices`` (the first by default)."""
     value = (env.get(name) or choices[0]).strip().lower()
     if value not in choices:
         raise RecommenderError(f"{name} must be one of {', '.join(choices)}, got {value!r}.")
@@ -69,13 +74,6 @@ class Settings:
     movielens_base_url: str = DEFAULT_MOVIELENS_BASE_URL
     imdb_base_url: str = DEFAULT_IMDB_BASE_URL
     jdk_dir: Path = Path(".jdk")
-    # Retraining (jobs/): a crontab line ("off" disables it), read in retrain_timezone.
-    retrain_cron: str = "0 3 * * *"
-    retrain_timezone: str = "UTC"
-    retrain_missed: str = "run"  # a run missed while the bot was down: "run" once, or "skip"
-    retrain_max_drop: float = 0.02  # largest allowed fall in held-out nDCG@10
-    retrain_timeout: int = 7200  # seconds before a training is killed
-    keep_models: int = 5
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -88,21 +86,15 @@ class Settings:
             dataset=env.get("DATASET") or "ml-100k",
             spark_master=env.get("SPARK_MASTER") or "local[*]",
             spark_driver_memory=env.get("SPARK_DRIVER_MEMORY") or "4g",
-            imdb_min_votes=_int(env, "IMDB_MIN_VOTES", 5000),
+            imdb_min_votes=env_int(env, "IMDB_MIN_VOTES", 5000),
             movielens_base_url=env.get("MOVIELENS_BASE_URL") or DEFAULT_MOVIELENS_BASE_URL,
             imdb_base_url=env.get("IMDB_BASE_URL") or DEFAULT_IMDB_BASE_URL,
             jdk_dir=Path(env.get("JDK_DIR") or ".jdk"),
-            retrain_cron=(env.get("RETRAIN_CRON") or "0 3 * * *").strip(),
-            retrain_timezone=(env.get("RETRAIN_TIMEZONE") or "UTC").strip(),
-            retrain_missed=_choice(env, "RETRAIN_MISSED", ("run", "skip")),
-            retrain_max_drop=_float(env, "RETRAIN_MAX_DROP", 0.02),
-            retrain_timeout=_int(env, "RETRAIN_TIMEOUT", 7200, minimum=1),
-            keep_models=_int(env, "KEEP_MODELS", 5, minimum=2),
         )
 
     def to_env(self) -> dict[str, str]:
         """The variables that rebuild these settings in a child process (no secrets: the
-        chat settings are not among them)."""
+        chat settings are not among them; the retraining knobs are the jobs')."""
         return {
             "DATA_DIR": str(self.data_dir), "MODELS_DIR": str(self.models_dir),
             "DB_PATH": str(self.db_path), "DATASET": self.dataset,
@@ -110,10 +102,6 @@ class Settings:
             "IMDB_MIN_VOTES": str(self.imdb_min_votes),
             "MOVIELENS_BASE_URL": self.movielens_base_url, "IMDB_BASE_URL": self.imdb_base_url,
             "JDK_DIR": str(self.jdk_dir),
-            "RETRAIN_CRON": self.retrain_cron, "RETRAIN_TIMEZONE": self.retrain_timezone,
-            "RETRAIN_MISSED": self.retrain_missed,
-            "RETRAIN_MAX_DROP": repr(self.retrain_max_drop),
-            "RETRAIN_TIMEOUT": str(self.retrain_timeout), "KEEP_MODELS": str(self.keep_models),
         }
 
     @property

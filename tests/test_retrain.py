@@ -22,6 +22,7 @@ from bot.app import load_model, start_jobs
 from bot.core import SORRY, Conversation, UserRef
 from jobs.lock import TrainingLock
 from jobs.runner import Outcome, run_retrain
+from jobs.settings import JobSettings, RetrainSettings
 from recommender import newuser
 from recommender.artifacts import current_dir, read_artifact, versions
 from recommender.config import ServingConfig
@@ -37,6 +38,11 @@ WATCHER = UserRef("telegram", "7", "Ann")
 WHITE_BALLOON = 18  # 10 ratings in ML-100K: nobody's pick for a Star Wars fan
 
 
+def jobs(settings, **retrain: object) -> JobSettings:
+    """These recommender settings with retraining knobs (no nightly retraining)."""
+    return JobSettings(settings, RetrainSettings(**{"cron": "off", **retrain}))
+
+
 @pytest.fixture(scope="module")
 def first_model(spark, ml100k, tmp_path_factory) -> Path:
     """The model a running bot serves before any retraining (trained once per module)."""
@@ -47,12 +53,13 @@ def first_model(spark, ml100k, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def live(ml100k, first_model, tmp_path):
-    """Settings of a bot with its own models folder (a copy of the first model)."""
+    """The recommender's settings of a bot with its own models folder (a copy of the first
+    model); :func:`jobs` adds retraining's."""
     models = tmp_path / "models"
     shutil.copytree(first_model, models, symlinks=True)
     return replace(ml100k, models_dir=models, db_path=tmp_path / "bot.sqlite3",
                    data_dir=ml100k.data_dir, spark_master="local[2]",
-                   spark_driver_memory="2g", retrain_cron="off")
+                   spark_driver_memory="2g")
 
 
 @pytest.fixture
@@ -61,7 +68,7 @@ def bot(live):
     conversation = Conversation(load_model(live.models_dir), storage, admin_ids=("42",))
     told: list[tuple[str, str]] = []
     conversation.add_outbox("telegram", lambda uid, text: told.append((uid, text)))
-    service = start_jobs(conversation, live)
+    service = start_jobs(conversation, jobs(live))
     yield conversation, service, told
     service.wait(timeout=600)
     service.stop()
@@ -184,7 +191,7 @@ def test_killing_the_training_never_breaks_serving(bot, live):
 
 def test_a_training_that_runs_too_long_is_stopped(live):
     first = current_dir(live.models_dir).name
-    outcome = run_retrain(replace(live, retrain_timeout=2), trigger="test")
+    outcome = run_retrain(jobs(live, timeout=2), trigger="test")
     assert outcome.status == "timeout"
     assert "longer than RETRAIN_TIMEOUT=2 s" in outcome.summary()
     assert not TrainingLock(live.models_dir).is_held()
@@ -196,7 +203,7 @@ def test_the_quality_gate_keeps_a_better_current_model(live):
     meta = json.loads((current / "model.json").read_text())
     meta["metrics"] = {"recommenders": {"spark-als": {"ndcg@10": 0.99}}}
     (current / "model.json").write_text(json.dumps(meta))
-    env = {**os.environ, **live.to_env(), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **jobs(live).to_env(), "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "jobs", "retrain"], capture_output=True,
                           text=True, env=env, timeout=600)
     assert done.returncode == 1, done.stdout + done.stderr
@@ -215,7 +222,7 @@ def test_the_quality_gate_also_keeps_a_model_better_for_new_users(live):
     meta["metrics"] = {"recommenders": {"spark-als": {"ndcg@10": 0.1}},
                        "new-user": {newuser.OURS: {"given@5": 0.99, "random@5": 0.97}}}
     (current / "model.json").write_text(json.dumps(meta))
-    env = {**os.environ, **live.to_env(), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **jobs(live).to_env(), "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "jobs", "retrain"], capture_output=True,
                           text=True, env=env, timeout=900)
     assert done.returncode == 1, done.stdout + done.stderr

@@ -10,10 +10,11 @@ import pytest
 
 from bot.settings import BotSettings
 from jobs.schedule import describe, missed_run, next_runs, trigger
+from jobs.settings import JobSettings, RetrainSettings
 from recommender.errors import RecommenderError
 from recommender.settings import Settings
 
-BASE = Settings.from_env({})
+BASE = RetrainSettings.from_env({})
 
 
 def at(*args: int, zone: str = "UTC") -> datetime:
@@ -28,7 +29,7 @@ def test_default_is_nightly_at_three_utc():
 
 
 def test_timezone_and_daylight_saving_are_respected():
-    berlin = replace(BASE, retrain_cron="30 2 * * *", retrain_timezone="Europe/Berlin")
+    berlin = replace(BASE, cron="30 2 * * *", timezone="Europe/Berlin")
     # 2027-03-28: clocks jump from 02:00 to 03:00 in Berlin, so 02:30 does not exist.
     runs = next_runs(trigger(berlin), at(2027, 3, 26, 12, 0), 3)
     assert [r.astimezone(UTC).strftime("%m-%d %H:%M") for r in runs] == [
@@ -36,7 +37,7 @@ def test_timezone_and_daylight_saving_are_respected():
 
 
 def test_weekly_schedule():
-    weekly = replace(BASE, retrain_cron="15 4 * * sun")
+    weekly = replace(BASE, cron="15 4 * * sun")
     runs = next_runs(trigger(weekly), at(2026, 11, 24, 0, 0), 2)  # a Tuesday
     assert [r.strftime("%a %d %H:%M") for r in runs] == ["Sun 29 04:15", "Sun 06 04:15"]
 
@@ -53,15 +54,15 @@ def test_missed_runs(last, now, expected):
 
 
 def test_off_disables_the_schedule():
-    off = replace(BASE, retrain_cron="off")
+    off = replace(BASE, cron="off")
     assert trigger(off) is None
     assert "off" in describe(off)
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("retrain_cron", "every night", "crontab"),
-    ("retrain_cron", "0 25 * * *", "crontab"),
-    ("retrain_timezone", "Mars/Olympus", "timezone"),
+    ("cron", "every night", "crontab"),
+    ("cron", "0 25 * * *", "crontab"),
+    ("timezone", "Mars/Olympus", "timezone"),
 ])
 def test_bad_schedule_says_what_is_wrong(field, value, message):
     with pytest.raises(RecommenderError, match=message):
@@ -76,15 +77,40 @@ def test_bad_schedule_says_what_is_wrong(field, value, message):
 ])
 def test_bad_settings_are_refused(env, message):
     with pytest.raises(RecommenderError, match=message):
-        Settings.from_env(env)
+        RetrainSettings.from_env(env)
+    with pytest.raises(RecommenderError, match=message):
+        JobSettings.from_env(env)
+
+
+def test_retrain_settings_read_every_knob():
+    env = {"RETRAIN_CRON": " 15 4 * * sun ", "RETRAIN_TIMEZONE": "Europe/Berlin ",
+           "RETRAIN_MISSED": "Skip", "RETRAIN_MAX_DROP": "0.05", "RETRAIN_TIMEOUT": "60",
+           "KEEP_MODELS": "2"}
+    assert RetrainSettings.from_env(env) == RetrainSettings(
+        cron="15 4 * * sun", timezone="Europe/Berlin", missed="skip", max_drop=0.05,
+        timeout=60, keep_models=2)
+    assert RetrainSettings.from_env({}) == RetrainSettings()
+    assert RetrainSettings.from_env(RetrainSettings().to_env()) == RetrainSettings()
+
+
+def test_the_recommender_settings_know_nothing_of_retraining():
+    settings = Settings.from_env({"RETRAIN_CRON": "off", "KEEP_MODELS": "1"})  # not read
+    assert not any(name.startswith("retrain") or name == "keep_models"
+                   for name in vars(settings))
+    assert not any(name.startswith("RETRAIN_") or name == "KEEP_MODELS"
+                   for name in settings.to_env())
 
 
 def test_settings_travel_to_the_child_without_secrets():
     given = {"TELEGRAM_TOKEN": "123:secret", "ADMIN_IDS": "42", "RETRAIN_CRON": "0 4 * * *",
-             "RETRAIN_MAX_DROP": "0.05", "KEEP_MODELS": "7"}
+             "RETRAIN_MAX_DROP": "0.05", "KEEP_MODELS": "7", "DATA_DIR": "elsewhere"}
     both = BotSettings.from_env(given)
-    settings = both.recommender
     assert both.chat.telegram_token == "123:secret" and both.chat.admin_ids == ("42",)
-    env = settings.to_env()
+    jobs = both.jobs
+    assert jobs == JobSettings.from_env(given)
+    assert (jobs.retrain.cron, jobs.retrain.max_drop, jobs.retrain.keep_models) == (
+        "0 4 * * *", 0.05, 7)
+    env = jobs.to_env()
     assert "123:secret" not in str(env) and "ADMIN_IDS" not in env  # the child needs neither
-    assert Settings.from_env(env) == settings
+    assert env["DATA_DIR"] == "elsewhere" and env["RETRAIN_CRON"] == "0 4 * * *"
+    assert JobSettings.from_env(env) == jobs

@@ -1,4 +1,5 @@
-"""The bot's settings: the chats' part apart from the recommender's, both read at once."""
+"""The bot's settings: the chats' part apart from the recommender's and retraining's, all
+read at once; and the jobs' settings, read at once too."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import BotSettings, ChatSettings
+from jobs.settings import JobSettings, RetrainSettings
 from recommender.settings import Settings
 
 
@@ -38,10 +40,11 @@ def test_platforms_follow_the_tokens(env, platforms):
 
 def test_bot_settings_build_both_parts_from_one_reading(monkeypatch, tmp_path: Path):
     (tmp_path / ".env").write_text("DISCORD_TOKEN=from-dotenv\nDATA_DIR=dotenv-data\n"
-                                   "ADMIN_IDS=5\n")
+                                   "ADMIN_IDS=5\nRETRAIN_CRON=off\nKEEP_MODELS=3\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATA_DIR", "env-data")  # the environment wins over .env
-    for name in ("TELEGRAM_TOKEN", "DISCORD_TOKEN", "ADMIN_IDS", "DB_PATH"):
+    monkeypatch.setenv("KEEP_MODELS", "4")
+    for name in ("TELEGRAM_TOKEN", "DISCORD_TOKEN", "ADMIN_IDS", "DB_PATH", "RETRAIN_CRON"):
         monkeypatch.delenv(name, raising=False)
     reads = []
     import recommender.settings as module
@@ -55,4 +58,27 @@ def test_bot_settings_build_both_parts_from_one_reading(monkeypatch, tmp_path: P
     assert both.chat.discord_token == "from-dotenv" and both.chat.admin_ids == ("5",)
     assert both.chat.platforms == ["discord"]
     assert not hasattr(both.recommender, "admin_ids")
-    assert BotSettings.from_env({}) == BotSettings(Settings.from_env({}), ChatSettings())
+    assert (both.retrain.cron, both.retrain.keep_models) == ("off", 4)
+    assert both.jobs == JobSettings(both.recommender, both.retrain)
+    assert BotSettings.from_env({}) == BotSettings(Settings.from_env({}), ChatSettings(),
+                                                   RetrainSettings())
+
+
+def test_job_settings_build_both_parts_from_one_reading(monkeypatch, tmp_path: Path):
+    (tmp_path / ".env").write_text("MODELS_DIR=dotenv-models\nRETRAIN_TIMEOUT=60\n"
+                                   "TELEGRAM_TOKEN=123:secret\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RETRAIN_TIMEOUT", "90")  # the environment wins over .env
+    for name in ("MODELS_DIR", "TELEGRAM_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    reads = []
+    import recommender.settings as module
+
+    real = module.read_env
+    monkeypatch.setattr("jobs.settings.read_env", lambda: reads.append(1) or real())
+    jobs = JobSettings.from_env()
+    assert len(reads) == 1
+    assert jobs.recommender.models_dir == Path("dotenv-models")
+    assert jobs.retrain.timeout == 90
+    assert "secret" not in str(jobs) and "secret" not in str(jobs.to_env())
+    assert JobSettings.from_env({}) == JobSettings(Settings(), RetrainSettings())

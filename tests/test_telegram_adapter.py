@@ -15,7 +15,6 @@ import itertools
 import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -430,9 +429,10 @@ def test_admin_commands_and_retraining_results(conversation, settings):
     """/retrain for admins only, and the core's pushes (retraining results) reach Telegram."""
     from jobs.lock import TrainingLock
     from jobs.service import RetrainService
+    from jobs.settings import JobSettings, RetrainSettings
 
-    settings = replace(settings, retrain_cron="off")
-    conversation.jobs = RetrainService(settings, tell=conversation.tell)
+    conversation.jobs = RetrainService(JobSettings(settings, RetrainSettings(cron="off")),
+                                       tell=conversation.tell)
 
     async def scenario(tg: Telegram) -> None:
         refused = await tg.reply("/retrain", user=BOB)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from bot.core import Conversation, UserRef
 from bot.watch import ModelWatcher
 from jobs.lock import TrainingLock
 from jobs.service import RetrainService
+from jobs.settings import JobSettings, RetrainSettings
 from recommender.artifacts import ITEM_IDS
 from recommender.serve import Recommender
 from storage import Storage
@@ -24,9 +24,14 @@ ADMIN = UserRef("telegram", "42", "Root")
 ANN = UserRef("telegram", "7", "Ann")
 
 
+def jobs(settings, **retrain: str) -> JobSettings:
+    """These recommender settings with retraining knobs (nightly retraining off unless
+    ``cron`` is given)."""
+    return JobSettings(settings, RetrainSettings(**{"cron": "off", **retrain}))
+
+
 @pytest.fixture
 def setup(settings):
-    settings = replace(settings, retrain_cron="off")
     first = write_model(settings.models_dir).name
     storage = Storage(settings.db_path)
     bot = Conversation(load_model(settings.models_dir), storage, admin_ids=("42",))
@@ -83,7 +88,7 @@ def test_a_corrupt_model_is_refused_and_the_admins_told_once(setup):
 def test_admin_rollback_and_stats(setup):
     settings, bot, first, _told = setup
     second = write_model(settings.models_dir).name
-    service = start_jobs(bot, settings)
+    service = start_jobs(bot, jobs(settings))
     try:
         assert bot.recommender.version == second  # start_jobs checks at once
         reply = bot.handle_text(ADMIN, "/rollback")[0].text
@@ -101,7 +106,7 @@ def test_admin_rollback_and_stats(setup):
 
 def test_retrain_while_one_runs_says_so(setup, caplog):
     settings, bot, _first, _told = setup
-    bot.jobs = RetrainService(settings, tell=bot.tell)
+    bot.jobs = RetrainService(jobs(settings), tell=bot.tell)
     with TrainingLock(settings.models_dir).acquire("cron"):  # e.g. `python -m jobs retrain`
         reply = bot.handle_text(ADMIN, "/retrain")[0].text
     assert reply.startswith("A retraining is already running (started ")
@@ -113,8 +118,8 @@ def test_retrain_while_one_runs_says_so(setup, caplog):
 
 def test_missed_run_policy(setup):
     settings, bot, _first, told = setup
-    nightly = replace(settings, retrain_cron="0 3 * * *", retrain_missed="skip")
-    write_model(nightly.models_dir, trained_at="2026-11-20T02:00:00+00:00")
+    nightly = jobs(settings, cron="0 3 * * *", missed="skip")
+    write_model(settings.models_dir, trained_at="2026-11-20T02:00:00+00:00")
     from datetime import UTC, datetime
 
     clock = lambda: datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # noqa: E731
@@ -123,7 +128,8 @@ def test_missed_run_policy(setup):
     skip.start()
     skip.stop()
     assert skip.last is None  # skipped
-    run = RetrainService(replace(nightly, retrain_missed="run"), tell=bot.tell, clock=clock)
+    run = RetrainService(jobs(settings, cron="0 3 * * *", missed="run"), tell=bot.tell,
+                         clock=clock)
     run.start()  # runs once now, for real: this folder has no data, so it fails fast
     outcome = run.wait(timeout=60)
     run.stop()
@@ -164,15 +170,15 @@ def test_the_nightly_job_is_scheduled_where_the_schedule_says(setup):
     from jobs.schedule import next_runs, trigger
 
     settings, bot, _first, _told = setup
-    nightly = replace(settings, retrain_cron="30 4 * * *", retrain_timezone="Asia/Tokyo")
+    nightly = jobs(settings, cron="30 4 * * *", timezone="Asia/Tokyo")
     service = RetrainService(nightly, tell=bot.tell)
     service.start()
     try:
-        expected = next_runs(trigger(nightly), datetime.now(UTC), 1)[0]
+        expected = next_runs(trigger(nightly.retrain), datetime.now(UTC), 1)[0]
         assert service.next_run() == expected
         assert (expected.hour, expected.minute, str(expected.tzinfo)) == (4, 30, "Asia/Tokyo")
         assert f"Next runs: {expected.strftime('%Y-%m-%d %H:%M')} JST" in \
             "\n".join(service.status())
     finally:
         service.stop()
-    assert RetrainService(settings, tell=bot.tell).next_run() is None  # not started
+    assert RetrainService(jobs(settings), tell=bot.tell).next_run() is None  # not started
