@@ -38,6 +38,16 @@ def test_platforms_follow_the_tokens(env, platforms):
     assert ChatSettings.from_env(env).platforms == platforms
 
 
+def count_reads(monkeypatch, module: str) -> list[int]:
+    """A list that grows by one each time ``module`` reads the environment and .env."""
+    import recommender.settings
+
+    reads: list[int] = []
+    real = recommender.settings.read_env
+    monkeypatch.setattr(f"{module}.read_env", lambda: reads.append(1) or real())
+    return reads
+
+
 def test_bot_settings_build_both_parts_from_one_reading(monkeypatch, tmp_path: Path):
     (tmp_path / ".env").write_text("DISCORD_TOKEN=from-dotenv\nDATA_DIR=dotenv-data\n"
                                    "ADMIN_IDS=5\nRETRAIN_CRON=off\nKEEP_MODELS=3\n")
@@ -46,11 +56,7 @@ def test_bot_settings_build_both_parts_from_one_reading(monkeypatch, tmp_path: P
     monkeypatch.setenv("KEEP_MODELS", "4")
     for name in ("TELEGRAM_TOKEN", "DISCORD_TOKEN", "ADMIN_IDS", "DB_PATH", "RETRAIN_CRON"):
         monkeypatch.delenv(name, raising=False)
-    reads = []
-    import recommender.settings as module
-
-    real = module.read_env
-    monkeypatch.setattr("bot.settings.read_env", lambda: reads.append(1) or real())
+    reads = count_reads(monkeypatch, "bot.settings")
     both = BotSettings.from_env()
     assert len(reads) == 1
     assert both.recommender.data_dir == Path("env-data")
@@ -71,11 +77,7 @@ def test_job_settings_build_both_parts_from_one_reading(monkeypatch, tmp_path: P
     monkeypatch.setenv("RETRAIN_TIMEOUT", "90")  # the environment wins over .env
     for name in ("MODELS_DIR", "TELEGRAM_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    reads = []
-    import recommender.settings as module
-
-    real = module.read_env
-    monkeypatch.setattr("jobs.settings.read_env", lambda: reads.append(1) or real())
+    reads = count_reads(monkeypatch, "jobs.settings")
     jobs = JobSettings.from_env()
     assert len(reads) == 1
     assert jobs.recommender.models_dir == Path("dotenv-models")
