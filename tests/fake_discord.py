@@ -72,6 +72,9 @@ from discord.http import Route
 
 from tests.httpserver import LocalServer, json_handler
 
+# Waits return as soon as what they wait for happens; the ceiling only has to be generous
+# enough for a machine with both cores busy.
+WAIT = 60.0
 DISCORD_EPOCH_MS = 1_420_070_400_000
 EPHEMERAL = 1 << 6
 CALLBACK_ALLOWED = {4: {2, 3}, 7: {3}}  # callback type -> interaction types it may answer
@@ -354,7 +357,7 @@ class FakeDiscord:
                 and wanted in (None, c["interaction_id"])]
 
     def wait_for(self, name: str, count: int = 1, *, interaction: dict | None = None,
-                 timeout: float = 5.0) -> list[dict]:
+                 timeout: float = WAIT) -> list[dict]:
         """Block until ``name`` was called ``count`` times (for ``interaction`` if given);
         fails early when discord.py logs an error meanwhile (a handler raised)."""
         with self._cond:
@@ -370,12 +373,12 @@ class FakeDiscord:
                 f"{dict(seen)}; library errors: {self.library_errors[-3:]}")
 
     async def wait(self, name: str, count: int = 1, *, interaction: dict | None = None,
-                   timeout: float = 5.0) -> list[dict]:
+                   timeout: float = WAIT) -> list[dict]:
         """:meth:`wait_for` without blocking the event loop (the bot keeps running)."""
         return await asyncio.to_thread(self.wait_for, name, count, interaction=interaction,
                                        timeout=timeout)
 
-    async def response(self, interaction: dict, *, timeout: float = 5.0) -> dict:
+    async def response(self, interaction: dict, *, timeout: float = WAIT) -> dict:
         """Wait for the callback to ``interaction``; its body ``{"type", "data"}``.
 
         Fails if the fake rejected it (as Discord would have: nothing was shown to the user).
@@ -537,7 +540,7 @@ async def dispatch(client: discord.Client, payload: dict) -> None:
     client._connection.parsers["INTERACTION_CREATE"](copy.deepcopy(payload))
 
 
-async def settle(client: discord.Client, timeout: float = 5.0) -> None:
+async def settle(client: discord.Client, timeout: float = WAIT) -> None:
     """Wait until discord.py's tasks for dispatched interactions and events are done."""
     current = asyncio.current_task()
     deadline = time.monotonic() + timeout

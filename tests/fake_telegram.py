@@ -39,6 +39,9 @@ from tests.httpserver import LocalServer, json_handler
 
 # Parameters whose form value is a plain string and must not be JSON-decoded
 # (a text of "42" must stay "42"); every other value is decoded when it is valid JSON.
+# Waits return as soon as what they wait for happens; the ceiling only has to be generous
+# enough for a machine with both cores busy.
+WAIT = 60.0
 STRING_PARAMS = frozenset({"text", "parse_mode", "callback_query_id", "action",
                            "description"})
 
@@ -153,7 +156,7 @@ class FakeTelegram:
                 raise AssertionError(f"the bot sent nothing to chat {chat_id}")
             return copy.deepcopy(self._last_in_chat[chat_id])
 
-    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[dict]:
+    def wait_for(self, method: str, count: int = 1, timeout: float = WAIT) -> list[dict]:
         """Block until ``method`` was called ``count`` times in total; returns calls(method)."""
         def got() -> int:
             return sum(1 for c in self._calls if c["method"] == method)

@@ -268,7 +268,7 @@ def labels(message: dict) -> list[str]:
     return [b["label"] for row in message.get("components") or [] for b in row["components"]]
 
 
-async def settle(timeout: float = 5.0) -> None:
+async def settle(timeout: float = 60.0) -> None:
     """Wait until discord.py's tasks for the dispatched interactions are done."""
     current = asyncio.current_task()
     while pending := [t for t in asyncio.all_tasks() if t is not current and not t.done()

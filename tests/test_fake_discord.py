@@ -185,6 +185,6 @@ def test_errors_in_handlers_fail_waits_fast(fake: FakeDiscord) -> None:
         payload = fake.slash("broken", user_id=1001)
         await dispatch(client, payload)
         with pytest.raises(AssertionError, match="boom"):
-            await fake.wait("interaction_callback", interaction=payload, timeout=5)
+            await fake.wait("interaction_callback", interaction=payload)
 
     run(fake, scenario)
