@@ -30,7 +30,7 @@ class BadArguments(ValueError):
 @dataclass(frozen=True)
 class Param:
     """One typed parameter. ``kind`` is one of :data:`KINDS`; the value lands in
-    :class:`Args` under the same name as the kind."""
+    :class:`Args` at :attr:`arg`."""
 
     kind: str
     help: str
@@ -41,6 +41,11 @@ class Param:
     @property
     def option(self) -> str:
         return self.name or self.kind
+
+    @property
+    def arg(self) -> str:
+        """Where the value lands in :class:`Args` (genres are a tuple: several may be given)."""
+        return "genres" if self.kind == "genre" else self.kind
 
     @property
     def usage(self) -> str:
@@ -133,7 +138,7 @@ class Command:
 
     def _check(self, args: Args) -> Args:
         for p in self.params:
-            if p.required and getattr(args, p.kind) is None:
+            if p.required and not getattr(args, p.arg):
                 raise BadArguments(f"Which title? For example: {self.example}"
                                    if p.kind == "title" else f"For example: {self.example}")
         choice = self.param("choice")
