@@ -4,6 +4,12 @@ Every reply is HTML with all user- and data-supplied text escaped; long replies 
 split at 4096 characters; the core runs in a worker thread so one user's request
 never blocks the event loop for the others. In groups, only commands addressed to
 the bot are answered, and each member keeps their own taste.
+
+Telegram's network is not reliable, so every call the bot makes is throttled to
+Telegram's limits and retried after a 429 as long as Telegram asks (``AIORateLimiter``),
+and retried with backoff after a network error, a timeout or a 5xx (:class:`Backoff`).
+"Typing…" is shown only when an answer takes a while, and never costs a reply. A reply
+that still fails is one log line, without a traceback.
 """
 
 from __future__ import annotations
@@ -11,17 +17,22 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
 
 from telegram import (
     BotCommand,
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import (
+    AIORateLimiter,
     Application,
     CallbackQueryHandler,
     CommandHandler,
@@ -37,6 +48,34 @@ from bot.replies import Reply, split_message
 log = logging.getLogger(__name__)
 LIMIT = 4096
 OFFICIAL_API = "https://api.telegram.org"
+RETRY_AFTER_TRIES = 10  # 429s in a row one call may wait out, each as long as Telegram asks
+TYPING_AFTER = 0.5  # seconds of work after which "typing…" is shown
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Retries after a network error, a timeout or a 5xx: ``tries`` attempts in all,
+    waiting ``first`` seconds, then ``factor`` times longer each time. A 400 (our
+    mistake) is not retried, and a 429 is the rate limiter's to wait out."""
+
+    tries: int = 5
+    first: float = 0.5
+    factor: float = 2.0
+
+    async def run(self, call: Callable[[], Awaitable[T]]) -> T:
+        delay = self.first
+        for attempt in range(1, self.tries + 1):
+            try:
+                return await call()
+            except NetworkError as exc:
+                if isinstance(exc, BadRequest) or attempt == self.tries:
+                    raise
+                log.info("Telegram call failed (%s); retrying in %.1f s",
+                         type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+            delay *= self.factor
+        raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def user_of(update: Update) -> UserRef:
@@ -58,55 +97,87 @@ def chunks(text: str, limit: int = LIMIT) -> list[str]:
     return split_message(html.escape(text, quote=False), limit, unsafe="&")
 
 
-async def send(message: Message, reply: Reply) -> None:
-    parts = chunks(reply.text)
-    for i, part in enumerate(parts):
-        markup = keyboard(reply) if i == len(parts) - 1 else None
-        await message.reply_text(part, parse_mode=ParseMode.HTML, reply_markup=markup,
-                                 do_quote=False)
-
-
 class TelegramBot:
     """Handlers named after what the user does; wiring in :func:`build_application`."""
 
-    def __init__(self, conversation: Conversation) -> None:
+    def __init__(self, conversation: Conversation, backoff: Backoff = Backoff()) -> None:
         self.conversation = conversation
+        self.backoff = backoff
 
     async def on_message(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """A command, or (in private chats) free text: both go to the core as typed."""
         message = update.effective_message
-        try:
-            await message.chat.send_action(ChatAction.TYPING)
-        except TelegramError as exc:  # only a courtesy: the reply matters, not the dots
-            log.warning("typing indicator failed: %s", type(exc).__name__)
-        replies = await asyncio.to_thread(self.conversation.handle_text, user_of(update),
-                                          message.text or "")
-        for reply in replies:
-            await send(message, reply)
+        work = asyncio.ensure_future(asyncio.to_thread(
+            self.conversation.handle_text, user_of(update), message.text or ""))
+        replies = await self._typing_while(message, work)
+        await self._deliver(update, [lambda r=r: self.send(message, r) for r in replies])
 
     async def on_other(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        for reply in self.conversation.handle_other(user_of(update)):
-            await send(update.effective_message, reply)
+        message = update.effective_message
+        replies = self.conversation.handle_other(user_of(update))
+        await self._deliver(update, [lambda r=r: self.send(message, r) for r in replies])
 
     async def on_button(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         replies = await asyncio.to_thread(self.conversation.handle_button, user_of(update),
                                           query.data or "")
-        await query.answer(next((r.notice for r in replies if r.notice), None))
-        for reply in replies:
-            if reply.edit and query.message is not None:
-                try:
-                    await query.edit_message_text(chunks(reply.text)[0],
-                                                  parse_mode=ParseMode.HTML,
-                                                  reply_markup=keyboard(reply))
-                except BadRequest as exc:  # "message is not modified": same page again
-                    if "not modified" not in str(exc).lower():
-                        raise
-            elif query.message is not None:
-                await send(query.message, reply)
+        notice = next((r.notice for r in replies if r.notice), None)
+        steps = [lambda: self.backoff.run(lambda: query.answer(notice))]
+        if query.message is not None:
+            steps += [lambda r=r: self.show(query, r) for r in replies]
+        await self._deliver(update, steps)
 
-    async def on_error(self, _update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("update failed: %s", type(context.error).__name__, exc_info=context.error)
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if isinstance(context.error, TelegramError):  # the network, not a bug: one line
+            log.warning("update %s failed: %s", getattr(update, "update_id", "?"),
+                        describe_error(context.error))
+        else:
+            log.error("update failed: %s", type(context.error).__name__,
+                      exc_info=context.error)
+
+    async def send(self, message: Message, reply: Reply) -> None:
+        parts = chunks(reply.text)
+        for i, part in enumerate(parts):
+            markup = keyboard(reply) if i == len(parts) - 1 else None
+            await self.backoff.run(lambda part=part, markup=markup: message.reply_text(
+                part, parse_mode=ParseMode.HTML, reply_markup=markup, do_quote=False))
+
+    async def show(self, query: CallbackQuery, reply: Reply) -> None:
+        """A button's reply: the page it was on edited in place, or a new message."""
+        if not reply.edit:
+            await self.send(query.message, reply)
+            return
+        try:
+            await self.backoff.run(lambda: query.edit_message_text(
+                chunks(reply.text)[0], parse_mode=ParseMode.HTML, reply_markup=keyboard(reply)))
+        except BadRequest as exc:  # "message is not modified": same page again
+            if "not modified" not in str(exc).lower():
+                raise
+
+    async def _typing_while(self, message: Message, work: asyncio.Future[T]) -> T:
+        """``work``'s result; "typing…" is sent if it takes longer than TYPING_AFTER."""
+        done, _ = await asyncio.wait({work}, timeout=TYPING_AFTER)
+        if not done:
+            try:
+                await message.chat.send_action(ChatAction.TYPING)
+            except TelegramError as exc:  # only a courtesy: the reply matters, not the dots
+                log.info("typing indicator failed: %s", describe_error(exc))
+        return await work
+
+    async def _deliver(self, update: Update, steps: list[Callable[[], Awaitable[object]]]
+                       ) -> None:
+        """Run the sends of one update in order; a send that fails for good (retries are
+        done by then) ends them with one log line."""
+        try:
+            for step in steps:
+                await step()
+        except TelegramError as exc:
+            log.warning("reply to update %s lost: %s", update.update_id, describe_error(exc))
+
+
+def describe_error(exc: TelegramError) -> str:
+    """One line for the log: the error's kind and Telegram's words (never the token)."""
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
 async def register_commands(app: Application, conversation: Conversation) -> None:
@@ -115,7 +186,8 @@ async def register_commands(app: Application, conversation: Conversation) -> Non
                                    for name, text in conversation.commands.menu()])
 
 
-def connect_outbox(app: Application, conversation: Conversation) -> None:
+def connect_outbox(app: Application, conversation: Conversation,
+                   backoff: Backoff = Backoff()) -> None:
     """Let the core message Telegram users unprompted (retraining progress, alerts).
 
     The core calls from other threads; the message is sent on the bot's event loop.
@@ -125,7 +197,8 @@ def connect_outbox(app: Application, conversation: Conversation) -> None:
 
     async def deliver(chat_id: int, text: str) -> None:
         for part in chunks(text):
-            await app.bot.send_message(chat_id, part, parse_mode=ParseMode.HTML)
+            await backoff.run(lambda part=part: app.bot.send_message(
+                chat_id, part, parse_mode=ParseMode.HTML))
 
     def send(user_id: str, text: str) -> None:
         coro = deliver(int(user_id), text)
@@ -144,22 +217,23 @@ def connect_outbox(app: Application, conversation: Conversation) -> None:
 
 
 def build_application(conversation: Conversation, token: str,
-                      api_base_url: str | None = None,
-                      request: BaseRequest | None = None) -> Application:
+                      api_base_url: str | None = None, request: BaseRequest | None = None,
+                      backoff: Backoff = Backoff()) -> Application:
     """The bot's Application; ``request`` replaces the HTTP layer (tests)."""
     base = (api_base_url or OFFICIAL_API).rstrip("/")
+    bot = TelegramBot(conversation, backoff)
 
     async def post_init(app: Application) -> None:
-        await register_commands(app, conversation)
-        connect_outbox(app, conversation)
+        await backoff.run(lambda: register_commands(app, conversation))
+        connect_outbox(app, conversation, backoff)
 
     builder = (Application.builder().token(token).base_url(f"{base}/bot")
                .base_file_url(f"{base}/file/bot").post_init(post_init)
-               .concurrent_updates(True))
+               .concurrent_updates(True)
+               .rate_limiter(AIORateLimiter(max_retries=RETRY_AFTER_TRIES)))
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     app = builder.build()
-    bot = TelegramBot(conversation)
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler([c.name for c in conversation.commands], bot.on_message))
     app.add_handler(MessageHandler(filters.COMMAND & private, bot.on_message))  # unknown ones

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,13 +25,14 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 from telegram.request import BaseRequest, RequestData
 
 from bot.core import Conversation
-from bot.telegram import build_application, chunks
+from bot.telegram import Backoff, build_application, chunks
 
 TOKEN = "123:FAKE"
 BOT_USER = {"id": 123, "is_bot": True, "first_name": "TestBot", "username": "test_bot"}
 ANN, BOB, CY = 1001, 2002, 3003
 NAMES = {ANN: "Ann", BOB: "Bob", CY: "Cy"}
 GROUP = -500
+SENDS = frozenset({"sendMessage", "editMessageText", "answerCallbackQuery"})
 ADMIN_ONLY = {"stats", "retrain", "rollback"}  # not in the menu of every user
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and "
                 "reply markup are exactly the same as a current content and reply markup "
@@ -37,9 +40,9 @@ NOT_MODIFIED = ("Bad Request: message is not modified: specified new message con
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, description: str) -> None:
+    def __init__(self, code: int, description: str, **parameters: Any) -> None:
         super().__init__(description)
-        self.code = code
+        self.code, self.parameters = code, parameters
 
 
 class BotApi(BaseRequest):
@@ -52,6 +55,9 @@ class BotApi(BaseRequest):
     def __init__(self) -> None:
         self.calls: list[dict] = []
         self.failing: set[str] = set()
+        self.seen: dict[str, threading.Event] = {}  # set when that method is called
+        self.flaky = False
+        self._sends = itertools.count()
         self.messages: dict[tuple[int, int], dict] = {}
         self._ids = itertools.count(1)
 
@@ -71,17 +77,22 @@ class BotApi(BaseRequest):
         params = json.loads(json.dumps(request_data.parameters)) if request_data else {}
         call: dict[str, Any] = {"method": name, "params": params, "result": None}
         self.calls.append(call)
+        if name in self.seen:
+            self.seen[name].set()
         try:
             call["result"] = self._answer(name, params)
         except ApiError as exc:
             call["error"] = str(exc)
-            return exc.code, json.dumps({"ok": False, "error_code": exc.code,
-                                         "description": str(exc)}).encode()
+            body = {"ok": False, "error_code": exc.code, "description": str(exc)}
+            if exc.parameters:
+                body["parameters"] = exc.parameters
+            return exc.code, json.dumps(body).encode()
         return 200, json.dumps({"ok": True, "result": call["result"]}).encode()
 
     def _answer(self, name: str, params: dict) -> Any:
         if name in self.failing:
             raise ApiError(400, "Bad Request: something went wrong")
+        self._flake(name)
         if name == "getMe":
             return BOT_USER
         if name == "sendMessage":
@@ -92,6 +103,17 @@ class BotApi(BaseRequest):
                     "deleteWebhook"):
             return True
         raise ApiError(404, f"Not Found: method {name}")
+
+    def _flake(self, name: str) -> None:
+        """With ``flaky`` set: a third of the sends get 429 (retry after 1 s, as Telegram's
+        flood control answers), and every fourth of the others a 502."""
+        if not self.flaky or name not in SENDS:
+            return
+        n = next(self._sends)
+        if n % 3 == 0:
+            raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
+        if n % 4 == 1:
+            raise ApiError(502, "Bad Gateway")
 
     def _send(self, params: dict) -> dict:
         chat_id = params["chat_id"]
@@ -186,7 +208,8 @@ class Telegram:
 Scenario = Callable[[Telegram], Awaitable[None]]
 
 
-def drive(conversation: Conversation, scenario: Scenario, api: BotApi | None = None) -> BotApi:
+def drive(conversation: Conversation, scenario: Scenario, api: BotApi | None = None,
+          backoff: Backoff | None = None) -> BotApi:
     """Run ``scenario`` against the adapter; fails if any handler raised."""
     api = api or BotApi()
     errors: list[object] = []
@@ -195,7 +218,8 @@ def drive(conversation: Conversation, scenario: Scenario, api: BotApi | None = N
         errors.append(context.error)
 
     async def main() -> None:
-        app = build_application(conversation, TOKEN, request=api)
+        app = build_application(conversation, TOKEN, request=api,
+                                backoff=backoff or Backoff())
         app.add_error_handler(collect)
         async with app:
             await app.post_init(app)  # as serve_telegram does: the menu and the outbox
@@ -244,7 +268,7 @@ def test_start_shows_a_keyboard_and_a_press_likes_the_title(conversation):
         assert "Hi, Ann! " in start["params"]["text"]
         assert "Tap a few favourites" in start["params"]["text"]
         assert "❤ Star Wars (1977)" in buttons_of(start["params"])
-        assert tg.api.called("sendChatAction")[-1]["action"] == "typing"
+        assert not tg.api.called("sendChatAction")  # a quick answer needs no "typing…"
 
         calls = await tg.press(sent_message(start), "Star Wars")
         answer, liked = [c for c in calls if c["method"] != "sendChatAction"]
@@ -466,12 +490,75 @@ def test_other_messages_get_a_hint(conversation):
     drive(conversation, scenario)
 
 
-def test_a_failing_typing_indicator_does_not_lose_the_reply(conversation):
+def test_slow_work_shows_typing_and_a_failing_indicator_costs_no_reply(conversation):
     api = BotApi()
     api.failing.add("sendChatAction")
+    typing = api.seen["sendChatAction"] = threading.Event()
+    answer = conversation.handle_text
+
+    def slow(user, text):  # an answer that takes until "typing…" has gone out
+        assert typing.wait(60)
+        return answer(user, text)
+
+    conversation.handle_text = slow
 
     async def scenario(tg: Telegram) -> None:
         liked = await tg.reply("/like star wars")
         assert "Liked Star Wars (1977)" in liked["text"]
+        assert tg.api.called("sendChatAction")[-1]["action"] == "typing"
 
     drive(conversation, scenario, api)
+
+
+def test_every_reply_arrives_through_429s_and_502s_without_a_traceback(conversation, caplog):
+    api = BotApi()
+    api.flaky = True
+
+    async def scenario(tg: Telegram) -> None:
+        for user in (ANN, BOB, CY):
+            ambiguous = await delivered(tg, "/like godfather", user)
+            assert ambiguous["text"].startswith('Several titles match "godfather"')
+            chosen = await tg.press(ambiguous, "The Godfather (1972)", user)
+            assert ok_calls(chosen, "answerCallbackQuery") == 1
+            assert "Liked The Godfather" in ok_sent(chosen)[0]["text"]
+            picks = await delivered(tg, "/recommend", user)
+            assert picks["text"].startswith("Picks for you:")
+            likes = await delivered(tg, "/likes", user)
+            assert "liked: The Godfather (1972)" in likes["text"]
+
+    with caplog.at_level(logging.INFO):
+        drive(conversation, scenario, api, Backoff(first=0.01))
+    assert any(c.get("error", "").startswith("Too Many Requests") for c in api.calls)
+    assert any(c.get("error") == "Bad Gateway" for c in api.calls)
+    assert not [r for r in caplog.records if r.exc_info or "lost" in r.getMessage()]
+
+
+def ok_sent(calls: list[dict]) -> list[dict]:
+    """The messages that did arrive (a failed attempt is recorded with its error)."""
+    return [c["result"] for c in calls if c["method"] == "sendMessage" and "error" not in c]
+
+
+def ok_calls(calls: list[dict], method: str) -> int:
+    return sum(1 for c in calls if c["method"] == method and "error" not in c)
+
+
+async def delivered(tg: Telegram, text: str, user: int) -> dict:
+    """The one message that arrived in answer to ``text``, whatever failed on the way."""
+    [message] = ok_sent(await tg.say(text, user))
+    return message
+
+
+def test_a_reply_that_fails_for_good_is_one_log_line(conversation, caplog):
+    api = BotApi()
+    api.failing.add("sendMessage")  # a 400: retrying cannot help
+
+    async def scenario(tg: Telegram) -> None:
+        sent = await tg.say("/like star wars")
+        assert len(sent) == 1 and "error" in sent[0]  # tried once, not retried
+
+    with caplog.at_level(logging.INFO):
+        drive(conversation, scenario, api, Backoff(first=0.01))
+    [lost] = [r for r in caplog.records if "lost" in r.getMessage()]
+    assert lost.getMessage().startswith("reply to update 1 lost: BadRequest")
+    assert not [r for r in caplog.records if r.exc_info]
+    assert "123:FAKE" not in caplog.text
