@@ -44,6 +44,10 @@ class InvalidRating(StorageError):
     """A rating that is not a half star from 0.5 to 5."""
 
 
+class StorageFull(StorageError):
+    """The disk (or the database's size limit) is full: the write was rolled back whole."""
+
+
 @dataclass(frozen=True)
 class Feedback:
     """One thing a user told us about an item."""
@@ -468,6 +472,8 @@ def _count(db: Database, sql: str, user_id: int) -> int:
 
 
 def _storage_error(exc: sqlite3.Error) -> StorageError:
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "is full" in str(exc):
+        return StorageFull("The database's disk is full; nothing was changed.")
     if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
         return StorageError("The database is busy (another program is writing to it); "
                             "try again in a moment.")
