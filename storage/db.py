@@ -131,12 +131,14 @@ class Storage:
             self._db = Database(conn, execute_plugins=False)
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
             self._db.execute("PRAGMA foreign_keys = ON")
+            schema.check(self._db)  # before WAL mode rewrites the header of a foreign file
             self._db.enable_wal()
             schema.migrate(self._db)
         except (sqlite3.Error, ValueError) as exc:
             conn.close()
-            raise StorageError(f"Cannot use the database {self.path}: {exc}. Is it a database "
-                               "written by this program (and not a newer release)?") from exc
+            raise StorageError(f"Cannot use the database {self.path}: {exc}. It was left as it "
+                               "is; set DB_PATH to the bot's database or restore a backup "
+                               "(python -m storage restore).") from exc
 
     def close(self) -> None:
         with self._lock:
