@@ -6,7 +6,8 @@ checked (:func:`verify`) and only then renamed into place. :func:`rotate` is the
 backup: a timestamped file in a folder, the oldest beyond ``keep`` deleted.
 :func:`restore` refuses anything but a sound database of ours, migrates a copy of it up
 to date, then writes it into the live database in one SQLite transaction, so a crash
-leaves the old database whole. Stop the bot first: what it writes meanwhile is lost.
+leaves the old database whole (a live file SQLite cannot read, say a corrupt one, is
+replaced by an atomic rename instead). Stop the bot first: what it writes meanwhile is lost.
 """
 
 from __future__ import annotations
@@ -121,21 +122,11 @@ def restore(source: str | os.PathLike, db_path: str | os.PathLike) -> int:
     temp = db_path.with_name(f".{db_path.name}.restore-{os.getpid()}.tmp")
     try:
         db_path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, temp)  # the backup itself is never migrated or changed
-        check = sqlite3.connect(temp)
-        try:
-            verify(check, f"The backup {source}")
-        finally:
-            check.close()
-        with Storage(temp) as migrated:
-            version = migrated.schema_version()
-        copy = sqlite3.connect(temp)
-        live = sqlite3.connect(db_path, timeout=BUSY_TIMEOUT_MS / 1000)
-        try:
-            copy.backup(live)  # one write transaction: all of it or, after a crash, none
-        finally:
-            live.close()
-            copy.close()
+        version = _migrated_copy(source, temp)
+        if _broken(db_path):
+            _replace(temp, db_path)
+        else:
+            _copy_into(temp, db_path)
     except sqlite3.Error as exc:
         raise BackupError(f"Restoring into {db_path} failed: {exc}.") from None
     except OSError as exc:
@@ -143,3 +134,48 @@ def restore(source: str | os.PathLike, db_path: str | os.PathLike) -> int:
     finally:
         _remove(temp)
     return version
+
+
+def _migrated_copy(source: Path, temp: Path) -> int:
+    """Copy ``source`` to ``temp``, check it and migrate the copy; its schema version."""
+    shutil.copyfile(source, temp)  # the backup itself is never migrated or changed
+    check = sqlite3.connect(temp)
+    try:
+        verify(check, f"The backup {source}")
+    finally:
+        check.close()
+    with Storage(temp) as migrated:
+        return migrated.schema_version()
+
+
+def _broken(db_path: Path) -> bool:
+    """Whether there is a file at ``db_path`` that SQLite cannot read soundly."""
+    if not db_path.exists():
+        return False
+    try:
+        conn = sqlite3.connect(db_path, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            return conn.execute("PRAGMA quick_check").fetchall() != [("ok",)]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return True
+
+
+def _copy_into(temp: Path, db_path: Path) -> None:
+    """The backup API into the live file: one write transaction, all of it or none."""
+    copy = sqlite3.connect(temp)
+    live = sqlite3.connect(db_path, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        copy.backup(live)
+    finally:
+        live.close()
+        copy.close()
+
+
+def _replace(temp: Path, db_path: Path) -> None:
+    """A live file SQLite cannot write into is replaced whole by an atomic rename; its
+    stale WAL and journal go first, or SQLite would apply them to the new file."""
+    for suffix in ("-wal", "-shm", "-journal"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    os.replace(temp, db_path)

@@ -232,3 +232,17 @@ def test_a_full_disk_changes_nothing(tmp_path: Path):
         assert store.stats()["shown"] == 0
         assert store.ratings_of(uid) == [(50, 5.0)]
         assert store.integrity_ok()
+
+
+@pytest.mark.parametrize("damage", [
+    lambda p: p.write_bytes(os.urandom(9000)),
+    lambda p: p.write_bytes(p.read_bytes()[:5000]),
+])
+def test_restore_replaces_a_broken_live_database(db: Path, tmp_path: Path, damage):
+    saved = backup(db, tmp_path / "copy.sqlite3")
+    damage(db)
+    Path(f"{db}-wal").write_bytes(os.urandom(4096))  # a stale WAL must not be applied
+    assert restore(saved, db) == len(MIGRATIONS)
+    assert ratings(db) == [(7, 4.5), (50, 5.0)]
+    with Storage(db) as store:
+        assert store.integrity_ok()
