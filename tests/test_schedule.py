@@ -194,3 +194,18 @@ def test_backup_off_adds_no_job(tmp_path):
         assert service.next_backup() is None
     finally:
         service.stop()
+
+
+def test_status_tells_the_backup_schedule_and_the_newest(tmp_path):
+    from jobs.status import backup_line
+
+    backup = BackupSettings(keep=3, folder=tmp_path / "backups")
+    assert backup_line(backup, "UTC") == (
+        f"Backups: cron '30 2 * * *' (UTC), 0 of up to 3 in {backup.folder}; newest none yet")
+    backup.folder.mkdir()
+    for name in ("bot-20261124T023000Z.sqlite3", "bot-20261125T023000Z.sqlite3", "x.txt"):
+        (backup.folder / name).write_text("")
+    assert backup_line(backup, "UTC").endswith("2 of up to 3 in "
+                                               f"{backup.folder}; newest "
+                                               "bot-20261125T023000Z.sqlite3")
+    assert backup_line(replace(backup, cron="off"), "UTC") == "Backups: off (BACKUP_CRON=off)"
