@@ -12,6 +12,7 @@ replaced by an atomic rename instead). Stop the bot first: what it writes meanwh
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -62,8 +63,10 @@ def _readable_file(path: Path, what: str) -> None:
 
 
 def _remove(path: Path) -> None:
+    """Best effort: a temp file that was never made (no such folder) is no error."""
     for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
-        leftover.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            leftover.unlink(missing_ok=True)
 
 
 def backup(db_path: str | os.PathLike, target: str | os.PathLike) -> Path:

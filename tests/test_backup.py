@@ -190,6 +190,7 @@ def test_cli_defaults_to_the_data_dir(db: Path, tmp_path: Path):
     ("restore", "."),
     ("restore", "junk.bin"),
     ("backup", "nowhere/deeper/b.sqlite3"),
+    ("backup", "junk.bin/b.sqlite3"),
 ])
 def test_cli_errors_are_one_line_and_exit_2(db: Path, tmp_path: Path, args):
     (tmp_path / "junk.bin").write_bytes(b"hello world, not a database" * 100)
