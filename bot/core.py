@@ -10,6 +10,7 @@ declarations (:data:`COMMANDS`) generates /help and every platform's menu.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -55,7 +56,7 @@ from bot.replies import Button, Card, Reply, describe, joined
 from recommender.errors import RecommenderError
 from recommender.preferences import split
 from recommender.serve import Recommendation, Recommender
-from storage import InvalidRating, Storage
+from storage import InvalidRating, Storage, StorageFull
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ LIST_SIZE = 50  # how many picks one /recommend computes; /more pages through th
 GROUP_PICKS = 5
 SORRY = "Sorry, something went wrong on my side and nothing was changed. Please try again."
 EXPIRED = "That button has expired."
+FULL = ("I couldn't save that: the bot's disk is full. Nothing was changed; please try "
+        "again later.")
 MOVIE_NIGHT = Param("choice", "join or leave movie night here, or pick (the default)",
                     choices=("pick", "join", "leave"), name="action")
 
@@ -115,6 +118,19 @@ def numbered_heading(number: int, item: Recommendation) -> str:
     """"1. Fargo (1996) · Crime, Thriller"."""
     genres = f" · {', '.join(item.genres[:3])}" if item.genres else ""
     return f"{number}. {describe(item)}{genres}"
+
+
+def _unless_full(handle: Callable[..., list[Reply]]) -> Callable[..., list[Reply]]:
+    """An entry point that answers :data:`FULL` when the disk fills up before a command
+    runs (a new user's first message is a write too)."""
+    @functools.wraps(handle)
+    def answer(*args: Any, **kwargs: Any) -> list[Reply]:
+        try:
+            return handle(*args, **kwargs)
+        except StorageFull:
+            log.error("not saved: the database's disk is full")
+            return [Reply(FULL, notice="Not saved")]
+    return answer
 
 
 class Conversation:
@@ -199,6 +215,7 @@ class Conversation:
 
     # ----- entry points --------------------------------------------------------------
 
+    @_unless_full
     def handle_text(self, user: UserRef, text: str) -> list[Reply]:
         """A message: a command, or free text treated as a title search."""
         text = (text or "").replace("\x00", "").strip()[:MAX_TEXT * 4]
@@ -217,6 +234,7 @@ class Conversation:
         return self._run(uid, user, found,
                          lambda: found.parse(rest, self.recommender.genre_names))
 
+    @_unless_full
     def handle_command(self, user: UserRef, name: str,
                        values: Mapping[str, Any] | None = None) -> list[Reply]:
         """A command with typed values (a platform's options: ``{"count": 3, ...}``)."""
@@ -240,10 +258,14 @@ class Conversation:
             return [Reply(str(exc))]
         except InvalidRating:
             return [Reply("Ratings go from 1 to 5 (half stars are fine), e.g. /rate Dune 4.5")]
+        except StorageFull:
+            log.error("/%s not saved: the database's disk is full", declared.name)
+            return [Reply(FULL)]
         except Exception:  # a bug must cost one reply, never the conversation
             log.exception("/%s failed", declared.name)
             return [Reply(SORRY)]
 
+    @_unless_full
     def handle_button(self, user: UserRef, data: str) -> list[Reply]:
         """A button press; ``data`` is what one of our buttons carried."""
         uid = self.db.user(user.platform, user.platform_user_id, user.name)
@@ -255,6 +277,9 @@ class Conversation:
                 return self._press(payload, uid)
         except (KeyError, ValueError, InvalidRating):  # a title gone from the catalogue
             return [Reply(EXPIRED, notice="Expired")]
+        except StorageFull:
+            log.error("button not saved: the database's disk is full")
+            return [Reply(FULL, notice="Not saved")]
         except Exception:
             log.exception("button %r failed", (data or "")[:64])
             return [Reply(SORRY, notice="Sorry")]

@@ -1,16 +1,17 @@
 """The bot's settings: the chat platforms apart from the recommender's paths and knobs
-and from the retraining schedule.
+and from the retraining and backup schedules.
 
-:class:`BotSettings` reads the environment and ``.env`` once and holds three parts: the
-recommender's :class:`recommender.settings.Settings`, the chats' :class:`ChatSettings`
-and retraining's :class:`jobs.settings.RetrainSettings`.
+:class:`BotSettings` reads the environment and ``.env`` once and holds four parts: the
+recommender's :class:`recommender.settings.Settings`, the chats' :class:`ChatSettings`,
+retraining's :class:`jobs.settings.RetrainSettings` and the nightly backup's
+:class:`jobs.settings.BackupSettings`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from jobs.settings import JobSettings, RetrainSettings
+from jobs.settings import BackupSettings, JobSettings, RetrainSettings
 from recommender.settings import Settings, read_env
 
 
@@ -45,23 +46,27 @@ class ChatSettings:
 
 @dataclass(frozen=True)
 class BotSettings:
-    """The one settings object of the bot process, three flat parts: the recommender's,
-    the chats' and retraining's. :attr:`jobs` pairs the first and the last as the
-    :class:`jobs.settings.JobSettings` the retraining service takes."""
+    """The one settings object of the bot process, four flat parts: the recommender's,
+    the chats', retraining's and the backup's. :attr:`jobs` gathers all but the chats'
+    as the :class:`jobs.settings.JobSettings` the retraining service takes."""
 
     recommender: Settings = field(default_factory=Settings)
     chat: ChatSettings = field(default_factory=ChatSettings)
     retrain: RetrainSettings = field(default_factory=RetrainSettings)
+    backup: BackupSettings = field(default_factory=BackupSettings)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> BotSettings:
-        """All three parts from ``env``, by default the environment over ``.env``, read
+        """All four parts from ``env``, by default the environment over ``.env``, read
         once."""
         env = read_env() if env is None else env
-        return cls(recommender=Settings.from_env(env), chat=ChatSettings.from_env(env),
-                   retrain=RetrainSettings.from_env(env))
+        recommender = Settings.from_env(env)
+        return cls(recommender=recommender, chat=ChatSettings.from_env(env),
+                   retrain=RetrainSettings.from_env(env),
+                   backup=BackupSettings.from_env(env, recommender.data_dir))
 
     @property
     def jobs(self) -> JobSettings:
-        """The recommender's part and retraining's, for :mod:`jobs` (no chat secrets)."""
-        return JobSettings(recommender=self.recommender, retrain=self.retrain)
+        """Every part but the chats', for :mod:`jobs` (no chat secrets)."""
+        return JobSettings(recommender=self.recommender, retrain=self.retrain,
+                           backup=self.backup)

@@ -1,4 +1,5 @@
-"""When retraining runs: a crontab line in a timezone, and what to do about missed runs.
+"""When retraining and backups run: crontab lines in a timezone, and what to do about
+missed retraining runs.
 
 Everything takes ``now`` as an argument, so tests compute fire times without waiting.
 """
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
-from jobs.settings import RetrainSettings
+from jobs.settings import BackupSettings, RetrainSettings
 from recommender.errors import RecommenderError
 
 OFF = "off"
@@ -18,17 +19,28 @@ OFF = "off"
 
 def trigger(retrain: RetrainSettings) -> CronTrigger | None:
     """The nightly trigger, or None when ``RETRAIN_CRON=off``."""
-    if retrain.cron.lower() in (OFF, "none", "never", ""):
+    return cron_trigger(retrain.cron, retrain.timezone, "RETRAIN_CRON")
+
+
+def backup_trigger(backup: BackupSettings, timezone: str) -> CronTrigger | None:
+    """The nightly backup's trigger in ``timezone`` (RETRAIN_TIMEZONE), or None when
+    ``BACKUP_CRON=off``."""
+    return cron_trigger(backup.cron, timezone, "BACKUP_CRON")
+
+
+def cron_trigger(line: str, timezone: str, variable: str) -> CronTrigger | None:
+    """A crontab ``line`` read in ``timezone``, or None for "off"; errors name ``variable``."""
+    if line.lower() in (OFF, "none", "never", ""):
         return None
     try:
-        zone = ZoneInfo(retrain.timezone)
+        zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise RecommenderError(f"RETRAIN_TIMEZONE {retrain.timezone!r} is not a "
+        raise RecommenderError(f"RETRAIN_TIMEZONE {timezone!r} is not a "
                                "timezone name such as UTC or Europe/Berlin.") from None
     try:
-        return CronTrigger.from_crontab(retrain.cron, timezone=zone)
+        return CronTrigger.from_crontab(line, timezone=zone)
     except ValueError as exc:
-        raise RecommenderError(f"RETRAIN_CRON {retrain.cron!r} is not a crontab "
+        raise RecommenderError(f"{variable} {line!r} is not a crontab "
                                f"line such as '0 3 * * *' ({exc}).") from None
 
 

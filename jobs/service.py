@@ -1,10 +1,12 @@
-"""The scheduler inside the bot process: nightly retraining, /retrain, /rollback, /stats.
+"""The scheduler inside the bot process: nightly retraining, the nightly database backup,
+/retrain, /rollback, /stats.
 
 APScheduler's ``BackgroundScheduler`` fires the cron job in its own thread, which
 only starts and watches the training child (see :mod:`jobs.runner`); the bot's event
 loop never waits on it. A ``watch`` callback runs every few seconds and after every
 publish or rollback; the bot uses it to swap to a new ``models/current`` and to beat
-its health-check heartbeat.
+its health-check heartbeat. The backup job (``BACKUP_CRON``) writes a timestamped copy of
+the database with :func:`storage.backup.rotate` and keeps the newest ``BACKUP_KEEP``.
 """
 
 from __future__ import annotations
@@ -14,16 +16,19 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from jobs.lock import TrainingLock
 from jobs.runner import Outcome, read_state, run_retrain, utc_now
-from jobs.schedule import missed_run, trigger
+from jobs.schedule import backup_trigger, missed_run, trigger
 from jobs.settings import JobSettings
 from jobs.status import status_lines
 from recommender import artifacts
+from storage import StorageError
+from storage.backup import rotate
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,7 @@ class RetrainService:
         self.watch = watch
         self.clock = clock
         self.cron = trigger(settings.retrain)  # fails early on a bad RETRAIN_CRON or timezone
+        self.backup_cron = backup_trigger(settings.backup, settings.retrain.timezone)
         self.models_dir = settings.recommender.models_dir
         self._scheduler: BackgroundScheduler | None = None
         self._thread: threading.Thread | None = None
@@ -61,6 +67,9 @@ class RetrainService:
             # job store has forgotten them.
             scheduler.add_job(self._nightly, self.cron, id="retrain", coalesce=True,
                               max_instances=1, misfire_grace_time=600)
+        if self.backup_cron is not None:
+            scheduler.add_job(self.back_up, self.backup_cron, id="backup", coalesce=True,
+                              max_instances=1, misfire_grace_time=3600)
         scheduler.add_job(self._watch, IntervalTrigger(seconds=WATCH_SECONDS), id="watch",
                           coalesce=True, max_instances=1)
         scheduler.start()
@@ -77,6 +86,11 @@ class RetrainService:
     def next_run(self) -> datetime | None:
         """When the running scheduler will fire the nightly training next."""
         job = self._scheduler.get_job("retrain") if self._scheduler is not None else None
+        return job.next_run_time if job is not None else None
+
+    def next_backup(self) -> datetime | None:
+        """When the running scheduler will back up the database next."""
+        job = self._scheduler.get_job("backup") if self._scheduler is not None else None
         return job.next_run_time if job is not None else None
 
     def stop(self) -> None:
@@ -141,6 +155,20 @@ class RetrainService:
 
     def status(self) -> list[str]:
         return status_lines(self.settings, self.clock(), running_here=self.training_here())
+
+    def back_up(self) -> Path | None:
+        """Back up the database now into BACKUP_DIR, keeping the newest BACKUP_KEEP; the
+        file, or None (logged, and every admin told) if it failed."""
+        backup = self.settings.backup
+        try:
+            made = rotate(self.settings.recommender.db_path, backup.folder, backup.keep,
+                          self.clock())
+        except StorageError as exc:
+            log.error("backup failed: %s", exc)
+            self.tell(None, f"⚠ The database backup failed: {exc}")
+            return None
+        log.info("backed up the database to %s", made)
+        return made
 
     # ----- internals -----------------------------------------------------------------
 

@@ -1,16 +1,18 @@
-"""The jobs' settings: when and how retraining runs, apart from the recommender's.
+"""The jobs' settings: when and how retraining and backups run, apart from the recommender's.
 
 :class:`RetrainSettings` holds the schedule and the retraining knobs (``RETRAIN_CRON``,
 ``RETRAIN_TIMEZONE``, ``RETRAIN_MISSED``, ``RETRAIN_MAX_DROP``, ``RETRAIN_TIMEOUT``,
-``KEEP_MODELS``); :class:`JobSettings` is the one settings object of a ``python -m jobs``
-process: the recommender's :class:`recommender.settings.Settings` and those, read from
-the environment and ``.env`` once. The bot holds the same two parts in
-:class:`bot.settings.BotSettings`.
+``KEEP_MODELS``); :class:`BackupSettings` the nightly database backup's (``BACKUP_CRON``,
+read in ``RETRAIN_TIMEZONE``, ``BACKUP_KEEP``, ``BACKUP_DIR``); :class:`JobSettings` is
+the one settings object of a ``python -m jobs`` process: the recommender's
+:class:`recommender.settings.Settings` and those, read from the environment and ``.env``
+once. The bot holds the same parts in :class:`bot.settings.BotSettings`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from recommender.settings import Settings, env_choice, env_float, env_int, read_env
 
@@ -49,18 +51,43 @@ class RetrainSettings:
 
 
 @dataclass(frozen=True)
+class BackupSettings:
+    """The nightly backup of the bot's database. Build with :meth:`from_env`."""
+
+    cron: str = "30 2 * * *"  # a crontab line, read in RETRAIN_TIMEZONE; "off" disables it
+    keep: int = 7  # backups kept in ``folder``; the oldest beyond are deleted
+    folder: Path = Path("data/backups")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str], data_dir: Path = Path("data")) -> BackupSettings:
+        """BACKUP_CRON, BACKUP_KEEP and BACKUP_DIR (default ``data_dir/backups``) of
+        ``env``; a bad value raises :class:`RecommenderError`."""
+        return cls(cron=(env.get("BACKUP_CRON") or "30 2 * * *").strip(),
+                   keep=env_int(env, "BACKUP_KEEP", 7, minimum=1),
+                   folder=Path(env.get("BACKUP_DIR") or data_dir / "backups"))
+
+    def to_env(self) -> dict[str, str]:
+        return {"BACKUP_CRON": self.cron, "BACKUP_KEEP": str(self.keep),
+                "BACKUP_DIR": str(self.folder)}
+
+
+@dataclass(frozen=True)
 class JobSettings:
-    """The one settings object of a jobs process: the recommender's and retraining's."""
+    """The one settings object of a jobs process: the recommender's, retraining's and
+    the backup's."""
 
     recommender: Settings = field(default_factory=Settings)
     retrain: RetrainSettings = field(default_factory=RetrainSettings)
+    backup: BackupSettings = field(default_factory=BackupSettings)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> JobSettings:
-        """Both parts from ``env``, by default the environment over ``.env``, read once."""
+        """Every part from ``env``, by default the environment over ``.env``, read once."""
         env = read_env() if env is None else env
-        return cls(recommender=Settings.from_env(env), retrain=RetrainSettings.from_env(env))
+        recommender = Settings.from_env(env)
+        return cls(recommender=recommender, retrain=RetrainSettings.from_env(env),
+                   backup=BackupSettings.from_env(env, recommender.data_dir))
 
     def to_env(self) -> dict[str, str]:
-        """The variables that rebuild both parts in the training child (no secrets)."""
-        return {**self.recommender.to_env(), **self.retrain.to_env()}
+        """The variables that rebuild every part in the training child (no secrets)."""
+        return {**self.recommender.to_env(), **self.retrain.to_env(), **self.backup.to_env()}

@@ -1,4 +1,5 @@
-"""What retraining is doing: schedule, next runs, last and running training, models kept.
+"""What retraining is doing: schedule, next runs, last and running training, models kept;
+and the nightly backup: schedule, backups kept.
 
 Shared by ``python -m jobs status`` and the admins' /stats.
 """
@@ -9,8 +10,8 @@ from datetime import datetime
 
 from jobs.lock import TrainingLock
 from jobs.runner import read_state, utc_now
-from jobs.schedule import describe, next_runs, trigger
-from jobs.settings import JobSettings
+from jobs.schedule import backup_trigger, describe, next_runs, trigger
+from jobs.settings import BackupSettings, JobSettings
 from recommender.artifacts import current_dir, versions
 
 
@@ -42,4 +43,15 @@ def status_lines(job_settings: JobSettings, now: datetime | None = None,
     kept = versions(settings.models_dir)
     lines.append(f"Models kept: {len(kept)} of up to {retrain.keep_models}; current "
                  f"{found.name if found else 'none'}")
+    lines.append(backup_line(job_settings.backup, retrain.timezone))
     return lines
+
+
+def backup_line(backup: BackupSettings, timezone: str) -> str:
+    """The nightly backup in one line: its schedule, the newest file, how many are kept."""
+    if backup_trigger(backup, timezone) is None:
+        return "Backups: off (BACKUP_CRON=off)"
+    found = sorted(backup.folder.glob("bot-*Z.sqlite3")) if backup.folder.is_dir() else []
+    newest = found[-1].name if found else "none yet"
+    return (f"Backups: cron '{backup.cron}' ({timezone}), {len(found)} of up to "
+            f"{backup.keep} in {backup.folder}; newest {newest}")

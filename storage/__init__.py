@@ -3,6 +3,6 @@
 Import from here; ``storage.schema`` holds the migrations.
 """
 
-from storage.db import Feedback, InvalidRating, Storage, StorageError, WatchItem
+from storage.db import Feedback, InvalidRating, Storage, StorageError, StorageFull, WatchItem
 
-__all__ = ["Feedback", "InvalidRating", "Storage", "StorageError", "WatchItem"]
+__all__ = ["Feedback", "InvalidRating", "Storage", "StorageError", "StorageFull", "WatchItem"]

@@ -44,6 +44,10 @@ class InvalidRating(StorageError):
     """A rating that is not a half star from 0.5 to 5."""
 
 
+class StorageFull(StorageError):
+    """The disk (or the database's size limit) is full: the write was rolled back whole."""
+
+
 @dataclass(frozen=True)
 class Feedback:
     """One thing a user told us about an item."""
@@ -127,12 +131,14 @@ class Storage:
             self._db = Database(conn, execute_plugins=False)
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
             self._db.execute("PRAGMA foreign_keys = ON")
+            schema.check(self._db)  # before WAL mode rewrites the header of a foreign file
             self._db.enable_wal()
             schema.migrate(self._db)
         except (sqlite3.Error, ValueError) as exc:
             conn.close()
-            raise StorageError(f"Cannot use the database {self.path}: {exc}. Is it a database "
-                               "written by this program (and not a newer release)?") from exc
+            raise StorageError(f"Cannot use the database {self.path}: {exc}. It was left as it "
+                               "is; set DB_PATH to the bot's database or restore a backup "
+                               "(python -m storage restore).") from exc
 
     def close(self) -> None:
         with self._lock:
@@ -468,6 +474,8 @@ def _count(db: Database, sql: str, user_id: int) -> int:
 
 
 def _storage_error(exc: sqlite3.Error) -> StorageError:
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "is full" in str(exc):
+        return StorageFull("The database's disk is full; nothing was changed.")
     if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
         return StorageError("The database is busy (another program is writing to it); "
                             "try again in a moment.")

@@ -125,6 +125,21 @@ def version(db: Database) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
+def check(db: Database, migrations: Sequence[Migration] = MIGRATIONS) -> None:
+    """Raise ``ValueError`` for a file this code must neither migrate nor touch: a corrupt
+    one, one newer than ``migrations``, or another program's (tables, but no version).
+    Only reads, so a refused file is left byte for byte as it was."""
+    found = db.execute("PRAGMA quick_check").fetchall()
+    if found != [("ok",)]:
+        raise ValueError(f"the file is corrupt ({found[0][0]})")
+    current = version(db)
+    if current > len(migrations):
+        raise ValueError(f"schema version {current} is newer than this program's "
+                         f"{len(migrations)}")
+    if current == 0 and db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+        raise ValueError("it is an SQLite database of another program")
+
+
 def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS) -> int:
     """Run the migrations ``db`` has not had yet, each in its own transaction; the new version.
 

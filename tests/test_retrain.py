@@ -22,7 +22,7 @@ from bot.app import load_model, start_jobs
 from bot.core import SORRY, Conversation, UserRef
 from jobs.lock import TrainingLock
 from jobs.runner import Outcome, run_retrain
-from jobs.settings import JobSettings, RetrainSettings
+from jobs.settings import BackupSettings, JobSettings, RetrainSettings
 from recommender import newuser
 from recommender.artifacts import current_dir, read_artifact, versions
 from recommender.config import ServingConfig
@@ -39,8 +39,9 @@ WHITE_BALLOON = 18  # 10 ratings in ML-100K: nobody's pick for a Star Wars fan
 
 
 def jobs(settings, **retrain: object) -> JobSettings:
-    """These recommender settings with retraining knobs (no nightly retraining)."""
-    return JobSettings(settings, RetrainSettings(**{"cron": "off", **retrain}))
+    """These recommender settings with retraining knobs (no nightly retraining or backup)."""
+    return JobSettings(settings, RetrainSettings(**{"cron": "off", **retrain}),
+                       BackupSettings(cron="off"))
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.settings import BotSettings
-from jobs.schedule import describe, missed_run, next_runs, trigger
-from jobs.settings import JobSettings, RetrainSettings
+from jobs.schedule import backup_trigger, describe, missed_run, next_runs, trigger
+from jobs.settings import BackupSettings, JobSettings, RetrainSettings
 from recommender.errors import RecommenderError
 from recommender.settings import Settings
 
@@ -114,3 +114,98 @@ def test_settings_travel_to_the_child_without_secrets():
     assert "123:secret" not in str(env) and "ADMIN_IDS" not in env  # the child needs neither
     assert env["DATA_DIR"] == "elsewhere" and env["RETRAIN_CRON"] == "0 4 * * *"
     assert JobSettings.from_env(env) == jobs
+
+
+# The nightly backup: its own crontab line, read in RETRAIN_TIMEZONE.
+
+def test_backup_defaults_to_half_past_two_in_the_retraining_timezone():
+    runs = next_runs(backup_trigger(BackupSettings(), "UTC"), at(2026, 11, 24, 23, 50), 2)
+    assert [r.isoformat() for r in runs] == ["2026-11-25T02:30:00+00:00",
+                                             "2026-11-26T02:30:00+00:00"]
+    berlin = backup_trigger(BackupSettings(), "Europe/Berlin")
+    assert next_runs(berlin, at(2026, 11, 24, 23, 50), 1)[0].isoformat() == (
+        "2026-11-25T02:30:00+01:00")
+    assert backup_trigger(BackupSettings(cron="off"), "UTC") is None
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"BACKUP_CRON": "nightly"}, "BACKUP_CRON 'nightly' is not a crontab line"),
+    ({"BACKUP_CRON": "0 3 * * *", "RETRAIN_TIMEZONE": "Mars/Olympus"}, "RETRAIN_TIMEZONE"),
+])
+def test_a_bad_backup_schedule_says_what_is_wrong(env, message):
+    settings = JobSettings.from_env(env)
+    with pytest.raises(RecommenderError, match=message):
+        backup_trigger(settings.backup, settings.retrain.timezone)
+
+
+def test_keeping_no_backup_is_refused():
+    with pytest.raises(RecommenderError, match="BACKUP_KEEP must be at least 1"):
+        JobSettings.from_env({"BACKUP_KEEP": "0"})
+
+
+class Told:
+    """A ``tell`` that keeps what it was given (not a list: an empty one is falsy)."""
+
+    def __init__(self) -> None:
+        self.said: list[tuple[object, str]] = []
+
+    def __call__(self, to: object, text: str) -> None:
+        self.said.append((to, text))
+
+
+def test_the_service_schedules_and_rotates_backups(tmp_path):
+    from jobs.service import RetrainService
+    from storage import Storage
+
+    db = tmp_path / "data" / "bot.sqlite3"
+    Storage(db).close()
+    now = [at(2026, 11, 24, 23, 50)]
+    settings = JobSettings(
+        replace(Settings(), data_dir=tmp_path / "data", models_dir=tmp_path / "models",
+                db_path=db),
+        RetrainSettings(cron="off"), BackupSettings(keep=2, folder=tmp_path / "backups"))
+    told = Told()
+    service = RetrainService(settings, tell=told, clock=lambda: now[0])
+    service.start()
+    try:
+        assert service.next_backup().hour == 2 and service.next_backup().minute == 30
+    finally:
+        service.stop()
+    for day in (25, 26, 27):
+        now[0] = at(2026, 11, day, 2, 30)
+        assert service.back_up() is not None
+    assert sorted(p.name for p in (tmp_path / "backups").iterdir()) == [
+        "bot-20261126T023000Z.sqlite3", "bot-20261127T023000Z.sqlite3"]
+    assert told.said == []
+    db.unlink()
+    assert service.back_up() is None
+    assert [(to, "backup failed" in text) for to, text in told.said] == [(None, True)]
+
+
+def test_backup_off_adds_no_job(tmp_path):
+    from jobs.service import RetrainService
+
+    settings = JobSettings(replace(Settings(), models_dir=tmp_path / "models",
+                                   data_dir=tmp_path / "data"),
+                           RetrainSettings(cron="off"), BackupSettings(cron="off"))
+    service = RetrainService(settings)
+    service.start()
+    try:
+        assert service.next_backup() is None
+    finally:
+        service.stop()
+
+
+def test_status_tells_the_backup_schedule_and_the_newest(tmp_path):
+    from jobs.status import backup_line
+
+    backup = BackupSettings(keep=3, folder=tmp_path / "backups")
+    assert backup_line(backup, "UTC") == (
+        f"Backups: cron '30 2 * * *' (UTC), 0 of up to 3 in {backup.folder}; newest none yet")
+    backup.folder.mkdir()
+    for name in ("bot-20261124T023000Z.sqlite3", "bot-20261125T023000Z.sqlite3", "x.txt"):
+        (backup.folder / name).write_text("")
+    assert backup_line(backup, "UTC").endswith("2 of up to 3 in "
+                                               f"{backup.folder}; newest "
+                                               "bot-20261125T023000Z.sqlite3")
+    assert backup_line(replace(backup, cron="off"), "UTC") == "Backups: off (BACKUP_CRON=off)"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import BotSettings, ChatSettings
-from jobs.settings import JobSettings, RetrainSettings
+from jobs.settings import BackupSettings, JobSettings, RetrainSettings
 from recommender.settings import Settings
 
 
@@ -65,9 +65,10 @@ def test_bot_settings_build_both_parts_from_one_reading(monkeypatch, tmp_path: P
     assert both.chat.platforms == ["discord"]
     assert not hasattr(both.recommender, "admin_ids")
     assert (both.retrain.cron, both.retrain.keep_models) == ("off", 4)
-    assert both.jobs == JobSettings(both.recommender, both.retrain)
+    assert both.backup == BackupSettings(folder=Path("env-data/backups"))  # in DATA_DIR
+    assert both.jobs == JobSettings(both.recommender, both.retrain, both.backup)
     assert BotSettings.from_env({}) == BotSettings(Settings.from_env({}), ChatSettings(),
-                                                   RetrainSettings())
+                                                   RetrainSettings(), BackupSettings())
 
 
 def test_job_settings_build_both_parts_from_one_reading(monkeypatch, tmp_path: Path):
@@ -83,4 +84,16 @@ def test_job_settings_build_both_parts_from_one_reading(monkeypatch, tmp_path: P
     assert jobs.recommender.models_dir == Path("dotenv-models")
     assert jobs.retrain.timeout == 90
     assert "secret" not in str(jobs) and "secret" not in str(jobs.to_env())
-    assert JobSettings.from_env({}) == JobSettings(Settings(), RetrainSettings())
+    assert JobSettings.from_env({}) == JobSettings(Settings(), RetrainSettings(),
+                                                   BackupSettings())
+
+
+def test_backup_settings_read_every_knob():
+    env = {"BACKUP_CRON": " 0 4 * * * ", "BACKUP_KEEP": "3", "BACKUP_DIR": "/srv/backups",
+           "DATA_DIR": "elsewhere"}
+    assert BackupSettings.from_env(env) == BackupSettings("0 4 * * *", 3, Path("/srv/backups"))
+    assert BackupSettings.from_env({}) == BackupSettings("30 2 * * *", 7,
+                                                         Path("data/backups"))
+    assert JobSettings.from_env({"DATA_DIR": "d"}).backup.folder == Path("d/backups")
+    assert BotSettings.from_env(env).backup == JobSettings.from_env(env).backup
+    assert JobSettings.from_env(JobSettings.from_env(env).to_env()) == JobSettings.from_env(env)
