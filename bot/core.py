@@ -259,8 +259,7 @@ class Conversation:
         except InvalidRating:
             return [Reply("Ratings go from 1 to 5 (half stars are fine), e.g. /rate Dune 4.5")]
         except StorageFull:
-            log.error("/%s not saved: the database's disk is full", declared.name)
-            return [Reply(FULL)]
+            raise  # answered by _unless_full, like a full disk before the command ran
         except Exception:  # a bug must cost one reply, never the conversation
             log.exception("/%s failed", declared.name)
             return [Reply(SORRY)]
@@ -278,8 +277,7 @@ class Conversation:
         except (KeyError, ValueError, InvalidRating):  # a title gone from the catalogue
             return [Reply(EXPIRED, notice="Expired")]
         except StorageFull:
-            log.error("button not saved: the database's disk is full")
-            return [Reply(FULL, notice="Not saved")]
+            raise  # answered by _unless_full
         except Exception:
             log.exception("button %r failed", (data or "")[:64])
             return [Reply(SORRY, notice="Sorry")]
