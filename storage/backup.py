@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -69,6 +70,19 @@ def _remove(path: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def _in_one_line(failed: str, cannot: str, temp: Path) -> Iterator[None]:
+    """SQLite and OS errors as one :class:`BackupError` line; ``temp`` is removed either way."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise BackupError(f"{failed}: {exc}.") from None
+    except OSError as exc:
+        raise BackupError(f"{cannot}: {exc.strerror}.") from None
+    finally:
+        _remove(temp)
+
+
 def backup(db_path: str | os.PathLike, target: str | os.PathLike) -> Path:
     """Copy the database at ``db_path`` to ``target`` (replaced atomically); the target."""
     db_path, target = Path(db_path), Path(target)
@@ -76,7 +90,8 @@ def backup(db_path: str | os.PathLike, target: str | os.PathLike) -> Path:
     if target.is_dir():
         raise BackupError(f"{target} is a folder; give the backup file's name.")
     temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
+    with _in_one_line(f"The backup to {target} failed", f"Cannot write the backup {target}",
+                      temp):
         source = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True,
                                  timeout=BUSY_TIMEOUT_MS / 1000)
         copy = sqlite3.connect(temp)
@@ -89,12 +104,6 @@ def backup(db_path: str | os.PathLike, target: str | os.PathLike) -> Path:
             copy.close()
             source.close()
         os.replace(temp, target)
-    except sqlite3.Error as exc:
-        raise BackupError(f"The backup to {target} failed: {exc}.") from None
-    except OSError as exc:
-        raise BackupError(f"Cannot write the backup {target}: {exc.strerror}.") from None
-    finally:
-        _remove(temp)
     return target
 
 
@@ -123,19 +132,14 @@ def restore(source: str | os.PathLike, db_path: str | os.PathLike) -> int:
     source, db_path = Path(source), Path(db_path)
     _readable_file(source, "The backup")
     temp = db_path.with_name(f".{db_path.name}.restore-{os.getpid()}.tmp")
-    try:
+    with _in_one_line(f"Restoring into {db_path} failed", f"Cannot restore into {db_path}",
+                      temp):
         db_path.parent.mkdir(parents=True, exist_ok=True)
         version = _migrated_copy(source, temp)
         if _broken(db_path):
             _replace(temp, db_path)
         else:
             _copy_into(temp, db_path)
-    except sqlite3.Error as exc:
-        raise BackupError(f"Restoring into {db_path} failed: {exc}.") from None
-    except OSError as exc:
-        raise BackupError(f"Cannot restore into {db_path}: {exc.strerror}.") from None
-    finally:
-        _remove(temp)
     return version
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -153,3 +154,13 @@ def imdb_files(folder: Path) -> Path:
 
 def md5_of(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
+
+
+def foreign_sqlite(path: Path) -> Path:
+    """Another program's SQLite database (one unrelated table) at ``path``."""
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+    conn.execute("INSERT INTO invoices VALUES (1, 9.5)")
+    conn.commit()
+    conn.close()
+    return path

@@ -16,6 +16,7 @@ import pytest
 from storage import Storage, StorageFull
 from storage.backup import BackupError, backup, restore, rotate
 from storage.schema import MIGRATIONS, V1
+from tests.datafiles import foreign_sqlite
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,15 +41,6 @@ def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
     full = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run([sys.executable, "-m", "storage", *args], env=full, cwd=cwd,
                           capture_output=True, text=True, timeout=60)
-
-
-def foreign(path: Path) -> Path:
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
-    conn.execute("INSERT INTO invoices VALUES (1, 9.5)")
-    conn.commit()
-    conn.close()
-    return path
 
 
 def test_backup_and_restore_round_trip(db: Path, tmp_path: Path):
@@ -117,7 +109,7 @@ def newer(path: Path) -> Path:
 @pytest.mark.parametrize(("make", "message"), [
     (lambda p: p.write_bytes(os.urandom(8192)) and p, "is not an SQLite database"),
     (lambda p: p.write_bytes(b"") or p, "is not an SQLite database"),
-    (foreign, "not the bot's"),
+    (foreign_sqlite, "not the bot's"),
     (newer, "newer than this program's"),
     (lambda p: p, "No such file"),
     (lambda p: p.mkdir() or p, "is a folder"),
@@ -149,7 +141,7 @@ def test_backup_refuses_a_missing_or_foreign_database(tmp_path: Path):
     with pytest.raises(BackupError, match="No such file"):
         backup(tmp_path / "none.sqlite3", tmp_path / "b.sqlite3")
     with pytest.raises(BackupError, match="not the bot's"):
-        backup(foreign(tmp_path / "other.sqlite3"), tmp_path / "b.sqlite3")
+        backup(foreign_sqlite(tmp_path / "other.sqlite3"), tmp_path / "b.sqlite3")
     assert not (tmp_path / "none.sqlite3").exists()  # never created by looking
     assert not (tmp_path / "b.sqlite3").exists()
 

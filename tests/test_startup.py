@@ -13,6 +13,7 @@ import pytest
 from storage import Storage, StorageError
 from storage.schema import MIGRATIONS
 from tests.bot_model import bot_env
+from tests.datafiles import foreign_sqlite
 
 
 def random_bytes(path: Path) -> None:
@@ -20,11 +21,7 @@ def random_bytes(path: Path) -> None:
 
 
 def unrelated_table(path: Path) -> None:
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
-    conn.execute("INSERT INTO invoices VALUES (1, 9.5)")
-    conn.commit()
-    conn.close()
+    foreign_sqlite(path)
 
 
 def newer_schema(path: Path) -> None:
