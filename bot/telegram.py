@@ -44,6 +44,7 @@ from telegram.request import BaseRequest
 
 from bot.core import Conversation, UserRef
 from bot.replies import Reply, split_message
+from bot.telegram_transport import AiohttpRequest
 
 log = logging.getLogger(__name__)
 LIMIT = 4096
@@ -219,7 +220,7 @@ def connect_outbox(app: Application, conversation: Conversation,
 def build_application(conversation: Conversation, token: str,
                       api_base_url: str | None = None, request: BaseRequest | None = None,
                       backoff: Backoff = Backoff()) -> Application:
-    """The bot's Application; ``request`` replaces the HTTP layer (tests)."""
+    """The bot's Application, on the aiohttp transport; ``request`` replaces it (tests)."""
     base = (api_base_url or OFFICIAL_API).rstrip("/")
     bot = TelegramBot(conversation, backoff)
 
@@ -231,8 +232,9 @@ def build_application(conversation: Conversation, token: str,
                .base_file_url(f"{base}/file/bot").post_init(post_init)
                .concurrent_updates(True)
                .rate_limiter(AIORateLimiter(max_retries=RETRY_AFTER_TRIES)))
-    if request is not None:
-        builder = builder.request(request).get_updates_request(request)
+    # PTB's defaults: many connections for replies, one for the long poll.
+    builder = builder.request(request or AiohttpRequest(connection_pool_size=256)) \
+        .get_updates_request(request or AiohttpRequest(connection_pool_size=1))
     app = builder.build()
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler([c.name for c in conversation.commands], bot.on_message))

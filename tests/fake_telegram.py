@@ -14,13 +14,13 @@ like Telegram does: ``{"ok": true, "result": ...}``. PTB sends form-encoded requ
 non-string values (``reply_markup``, ``commands``) are JSON; they are decoded before being
 recorded in :meth:`FakeTelegram.calls`.
 
-Only what the journeys use is emulated: ``getMe``, ``deleteWebhook``, ``getUpdates`` (honours
-``offset`` and holds an empty long poll for up to ``max_poll_hold`` seconds, returning as soon
-as an update is queued), ``sendMessage``, ``editMessageText`` (the keyboard goes unless it is
-sent again), ``answerCallbackQuery``, ``sendChatAction`` and ``setMyCommands``. Any other
-method is recorded and answered with 404 ``Not Found: method X``. Private chats only.
-Everything else the adapter does is tested at the request layer
-(``tests/test_telegram_adapter.py``).
+Only what the journeys use is emulated: ``getMe``, ``deleteWebhook``, ``getUpdates``
+(honours ``offset`` and ``limit``, and holds an empty long poll for up to ``max_poll_hold``
+seconds, returning as soon as an update is queued), ``sendMessage``, ``editMessageText``
+(the keyboard goes unless it is sent again), ``answerCallbackQuery``, ``sendChatAction``
+and ``setMyCommands``. Any other method is recorded and answered with 404 ``Not Found:
+method X``. Private chats only. Everything else the adapter does is tested at the request
+layer (``tests/test_telegram_adapter.py``).
 """
 
 from __future__ import annotations
@@ -188,11 +188,12 @@ class FakeTelegram:
 
     def _get_updates(self, params: dict) -> list[dict]:
         offset = int(params.get("offset") or 0)
+        limit = int(params.get("limit") or 100)
         hold = min(float(params.get("timeout") or 0), self.max_poll_hold)
         with self._cond:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
             self._cond.wait_for(lambda: self._updates or self._closed, hold)
-            return copy.deepcopy(self._updates)
+            return copy.deepcopy(self._updates[:limit])
 
     def _send_message(self, params: dict) -> dict:
         chat_id = params["chat_id"]

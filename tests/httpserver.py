@@ -15,13 +15,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The default backlog of 5 resets connections under a burst of clients (bench.chat).
+    request_queue_size = 128
+
+
 class LocalServer:
     """``handler`` served on 127.0.0.1 (random port) from a daemon thread, one thread per
     connection; a context manager that stops it on exit."""
 
     def __init__(self, handler: type[BaseHTTPRequestHandler], name: str = "test-server") -> None:
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
                                         daemon=True, name=name)
 
