@@ -54,6 +54,18 @@ TYPING_AFTER = 0.5  # seconds of work after which "typing…" is shown
 T = TypeVar("T")
 
 
+class WithoutTraceback(logging.Filter):
+    """Keeps a record's message and drops its traceback: PTB's rate limiter logs one when a
+    429 outlasts its retries, and our own line about the lost reply already says so."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+logging.getLogger("telegram.ext.AIORateLimiter").addFilter(WithoutTraceback())
+
+
 @dataclass(frozen=True)
 class Backoff:
     """Retries after a network error, a timeout or a 5xx: ``tries`` attempts in all,

@@ -24,6 +24,7 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes
 from telegram.request import BaseRequest, RequestData
 
+from bot import telegram as telegram_adapter
 from bot.core import Conversation
 from bot.telegram import Backoff, build_application, chunks
 
@@ -49,12 +50,14 @@ class BotApi(BaseRequest):
     """The Bot API as python-telegram-bot's request layer sees it: records, then answers.
 
     Messages are kept as Telegram keeps them: an edit that changes nothing fails with
-    400 "message is not modified". Methods in ``failing`` fail with 400.
+    400 "message is not modified". Methods in ``failing`` fail with 400, and those in
+    ``flooded`` with 429 "retry after 1" every time.
     """
 
     def __init__(self) -> None:
         self.calls: list[dict] = []
         self.failing: set[str] = set()
+        self.flooded: set[str] = set()
         self.seen: dict[str, threading.Event] = {}  # set when that method is called
         self.flaky = False
         self._sends = itertools.count()
@@ -92,6 +95,8 @@ class BotApi(BaseRequest):
     def _answer(self, name: str, params: dict) -> Any:
         if name in self.failing:
             raise ApiError(400, "Bad Request: something went wrong")
+        if name in self.flooded:
+            raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
         self._flake(name)
         if name == "getMe":
             return BOT_USER
@@ -562,3 +567,20 @@ def test_a_reply_that_fails_for_good_is_one_log_line(conversation, caplog):
     assert lost.getMessage().startswith("reply to update 1 lost: BadRequest")
     assert not [r for r in caplog.records if r.exc_info]
     assert "123:FAKE" not in caplog.text
+
+
+def test_flood_control_that_never_lifts_is_one_log_line_too(conversation, caplog,
+                                                           monkeypatch):
+    monkeypatch.setattr(telegram_adapter, "RETRY_AFTER_TRIES", 1)  # each wait is 1.1 s
+    api = BotApi()
+    api.flooded.add("sendMessage")
+
+    async def scenario(tg: Telegram) -> None:
+        sent = await tg.say("/like star wars")
+        assert len(sent) == 2 and all("error" in c for c in sent)  # waited once, tried again
+
+    with caplog.at_level(logging.INFO):
+        drive(conversation, scenario, api, Backoff(first=0.01))
+    [lost] = [r for r in caplog.records if "lost" in r.getMessage()]
+    assert lost.getMessage().startswith("reply to update 1 lost: RetryAfter")
+    assert not [r for r in caplog.records if r.exc_info]
