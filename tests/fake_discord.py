@@ -1,7 +1,8 @@
 """A fake Discord REST API for the end-to-end journey with the real discord.py (no mocks).
 
 Covers what the journey needs: login, syncing slash commands, slash commands in a DM and
-button presses, answered by interaction callbacks::
+button presses, answered by interaction callbacks, deferrals and followups, and DMs the bot
+sends; and the faults of a real network, on request::
 
     with FakeDiscord() as fake:
         client = discord.Client(intents=discord.Intents.none())
@@ -23,10 +24,22 @@ under :attr:`FakeDiscord.base_url`, named as in :meth:`FakeDiscord.calls`:
 
 * ``GET /users/@me`` get_me -- ``GET /oauth2/applications/@me`` application_info (login)
 * ``PUT /applications/{app}/commands`` sync_global_commands
-* ``POST /interactions/{id}/{token}/callback`` interaction_callback: type 4 (a new message)
-  and type 7 (edit the message whose button was pressed), answered with the message as
-  discord.py asks for it (``?with_response=1``)
+* ``POST /interactions/{id}/{token}/callback`` interaction_callback: type 4 (a new message),
+  5 (deferred: a "thinking…" message), 6 (a button's deferred update) and 7 (edit the
+  message whose button was pressed), answered as discord.py asks (``?with_response=1``)
+* ``POST /webhooks/{app}/{token}`` followup: a new message, or for a type-5 deferral first
+  the "thinking…" message replaced (as Discord does); 404/10015 before the interaction was
+  acknowledged -- ``PATCH /webhooks/{app}/{token}/messages/@original`` edit_original
+* ``GET /users/{id}`` get_user -- ``POST /users/@me/channels`` create_dm --
+  ``POST /channels/{id}/messages`` send_message (DMs the bot sends)
 * anything else: 404, recorded as ``"unknown METHOD /path"``
+
+Every answer carries ``Via: 1.1 google``, as Discord's do. :meth:`FakeDiscord.fail` answers
+the next calls of a route with faults instead: :func:`rate_limited` (a 429 with a float
+``retry_after``, per route or global), :func:`server_error`, :func:`refused`, :data:`RESET`
+(the connection reset before the request is carried out) and :data:`LOST_ANSWER` (carried
+out, then the connection reset). :func:`library_waits` records the delays discord.py waits
+before its retries instead of sleeping them.
 
 :func:`connect` points discord.py at the fake by setting the class attribute
 ``discord.http.Route.BASE`` (restored on exit), logs the client in (which runs
@@ -43,11 +56,12 @@ choices); an interaction is answered once (400/40060 after that, 404/10062 for a
 one). The builders refuse what a Discord client could not send: unknown commands or options,
 missing required ones, values outside the choices, presses of buttons that are not on the
 message. Errors discord.py logs while connected are collected in
-:attr:`FakeDiscord.library_errors` and make waits fail fast.
+:attr:`FakeDiscord.library_errors` and make waits fail fast: a wait for an interaction fails
+on any error logged since the interaction was built, even one logged before the wait began.
 
-Not covered: the websocket gateway, rate limits, guilds, autocomplete, followups, DMs sent by
-the bot, files. The adapter's use of those is tested at discord.py's request layer in
-``tests/test_discord_adapter.py``.
+Not covered: the websocket gateway, rate-limit headers on successful answers (buckets that
+discord.py would pre-empt), guilds, autocomplete, files. The adapter's use of guilds and
+autocomplete is tested at discord.py's request layer in ``tests/test_discord_adapter.py``.
 """
 
 from __future__ import annotations
@@ -55,19 +69,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 import itertools
 import json
 import logging
+import math
 import re
 import threading
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import discord
+import discord.webhook.async_
 from discord.http import Route
 
 from tests.httpserver import LocalServer, json_handler
@@ -77,7 +95,9 @@ from tests.httpserver import LocalServer, json_handler
 WAIT = 60.0
 DISCORD_EPOCH_MS = 1_420_070_400_000
 EPHEMERAL = 1 << 6
-CALLBACK_ALLOWED = {4: {2, 3}, 7: {3}}  # callback type -> interaction types it may answer
+DEFERRED, DEFERRED_UPDATE, LOADING = 5, 6, 1 << 7  # "thinking…", a quiet button ack; flag
+# callback type -> interaction types it may answer
+CALLBACK_ALLOWED = {4: {2, 3}, DEFERRED: {2, 3}, DEFERRED_UPDATE: {3}, 7: {3}}
 NAME_RE = re.compile(r"^[-_a-z0-9]{1,32}$")
 OPTION_TYPES: dict[int, Callable[[Any], bool]] = {
     3: lambda v: isinstance(v, str), 5: lambda v: isinstance(v, bool),
@@ -106,6 +126,49 @@ def _form_error(field: str, code: str, message: str) -> _ApiError:
 def _max_len(field: str, value: Any, limit: int) -> None:
     if isinstance(value, str) and len(value) > limit:
         raise _form_error(field, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
+
+
+# -- faults: what a real network and Discord's edge do now and then --------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Fault:
+    """How the fake answers one request instead of the usual way (see :meth:`FakeDiscord.fail`)."""
+
+    status: int | None  # None: no answer at all, the connection is reset
+    body: Any = None
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    served: bool = False  # the request is carried out before its answer is lost
+
+
+# Every answer from Discord passes its load balancer, which adds this header; discord.py takes
+# a 429 without it for a Cloudflare ban and gives up instead of waiting.
+VIA = {"Via": "1.1 google"}
+
+
+def rate_limited(retry_after: float, *, scope: str = "user") -> Fault:
+    """Discord's 429: ``retry_after`` seconds (a float) in the body, rounded up in the
+    ``Retry-After`` header; ``scope="global"`` for the global limit (every route waits)."""
+    is_global = scope == "global"
+    return Fault(429, {"message": "You are being rate limited.", "retry_after": retry_after,
+                       "global": is_global},
+                 {**VIA, "Retry-After": str(math.ceil(retry_after)),
+                  "X-RateLimit-Scope": scope,
+                  **({"X-RateLimit-Global": "true"} if is_global else {})})
+
+
+def server_error(status: int) -> Fault:
+    """A 5xx from Discord (or its edge): the request was not carried out."""
+    return Fault(status, {"message": f"{status}: {HTTPStatus(status).phrase}", "code": 0}, VIA)
+
+
+def refused(status: int = 400, code: int = 50035, message: str = "Invalid Form Body") -> Fault:
+    """Discord says no (e.g. a 400): retrying cannot help."""
+    return Fault(status, {"message": message, "code": code}, VIA)
+
+
+RESET = Fault(None)  #: the connection is reset before the request is carried out
+LOST_ANSWER = Fault(None, served=True)  #: carried out, then the connection is reset
 
 
 # -- validation, as Discord does it ----------------------------------------------------------
@@ -253,10 +316,13 @@ class FakeDiscord:
         self._cond = threading.Condition()
         self._increment = itertools.count()
         self._calls: list[dict] = []
+        self._faults: dict[str, deque[Fault]] = {}  # route name -> the next answers
         self._messages: dict[int, dict] = {}  # id -> current payload
         self._interactions: dict[int, dict] = {}  # id -> state
+        self._users: dict[int, dict] = {}  # id -> user payload, as the user last appeared
         self._dm_channels: dict[int, int] = {}  # user id -> channel id
         self._commands: dict[str, dict] = {}  # name -> synced command
+        webhook = r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)"
         self._routes: list[tuple[str, re.Pattern[str], str, Callable[..., Any]]] = [
             (method, re.compile(f"^/api/v10{pattern}$"), name, handler)
             for method, pattern, name, handler in [
@@ -266,6 +332,13 @@ class FakeDiscord:
                  self._sync_commands),
                 ("POST", r"/interactions/(?P<interaction_id>\d+)/(?P<token>[^/]+)/callback",
                  "interaction_callback", self._callback),
+                ("POST", webhook, "followup", self._followup),
+                ("PATCH", f"{webhook}/messages/@original", "edit_original",
+                 self._edit_original),
+                ("GET", r"/users/(?P<user_id>\d+)", "get_user", self._get_user),
+                ("POST", r"/users/@me/channels", "create_dm", self._create_dm),
+                ("POST", r"/channels/(?P<channel_id>\d+)/messages", "send_message",
+                 self._send_message),
             ]
         ]
         self.server = LocalServer(json_handler(self._answer, "FakeDiscord/1.0"),
@@ -287,6 +360,13 @@ class FakeDiscord:
         ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
         return (ms << 22) | (next(self._increment) & 0xFFF)
 
+    def fail(self, name: str, *faults: Fault) -> None:
+        """Answer the next calls of route ``name`` with ``faults``, one each, in order; then
+        serve it again. A faulted call is recorded with ``"fault": True`` and the status it
+        got (0 for a reset connection)."""
+        with self._cond:
+            self._faults.setdefault(name, deque()).extend(faults)
+
     # -- building INTERACTION_CREATE payloads ----------------------------------------------
 
     def _interaction(self, kind: int, data: dict, user_id: int, user_name: str,
@@ -294,6 +374,7 @@ class FakeDiscord:
         """An interaction from ``user_id`` in their DM with the bot."""
         user = {"id": str(user_id), "username": user_name, "discriminator": "0",
                 "global_name": user_name.title(), "avatar": None, "public_flags": 0}
+        self._users[user_id] = user
         channel_id = self._dm_channels.setdefault(user_id, self._snowflake())
         interaction_id = self._snowflake()
         payload: dict[str, Any] = {
@@ -308,8 +389,11 @@ class FakeDiscord:
         }
         if message is not None:
             payload["message"] = message
+        # Errors discord.py logs from now on are this interaction's: waits for it fail on them.
         self._interactions[interaction_id] = {"payload": copy.deepcopy(payload),
-                                              "channel_id": channel_id, "callback": None}
+                                              "channel_id": channel_id, "callback": None,
+                                              "original": None, "loading": None,
+                                              "errors_before": len(self.library_errors)}
         return payload
 
     def slash(self, name: str, options: dict | None = None, *, user_id: int,
@@ -346,7 +430,7 @@ class FakeDiscord:
 
     def calls(self, name: str | None = None, *, interaction: dict | None = None) -> list[dict]:
         """Recorded requests ``{"name", "method", "path", "query", "json", "status",
-        "response", "interaction_id"}`` in order, optionally only ``name`` / for one
+        "response", "interaction_id", "fault"}`` in order, optionally only ``name`` / for one
         ``interaction``."""
         with self._cond:
             return copy.deepcopy(self._select(name, interaction))
@@ -358,19 +442,30 @@ class FakeDiscord:
 
     def wait_for(self, name: str, count: int = 1, *, interaction: dict | None = None,
                  timeout: float = WAIT) -> list[dict]:
-        """Block until ``name`` was called ``count`` times (for ``interaction`` if given);
-        fails early when discord.py logs an error meanwhile (a handler raised)."""
+        """Block until ``name`` was called ``count`` times (for ``interaction`` if given).
+
+        Fails as soon as discord.py has logged an error (a handler raised) since
+        ``interaction`` was built, or else since the wait began: an error logged before the
+        wait starts still counts, so the wait cannot miss it and sit out its ceiling."""
         with self._cond:
-            errors_before = len(self.library_errors)
+            errors_before = self._errors_before(interaction)
             self._cond.wait_for(lambda: len(self._select(name, interaction)) >= count
                                 or len(self.library_errors) > errors_before, timeout)
             found = self._select(name, interaction)
             if len(found) >= count:
                 return copy.deepcopy(found)
-            seen = Counter(c["name"] for c in self._calls)
-            raise AssertionError(
-                f"waiting for {count} call(s) of {name}, got {len(found)}; recorded: "
-                f"{dict(seen)}; library errors: {self.library_errors[-3:]}")
+            seen = dict(Counter(c["name"] for c in self._calls))
+            if len(self.library_errors) > errors_before:
+                raise AssertionError(
+                    f"discord.py logged an error while {count} call(s) of {name} were awaited "
+                    f"(got {len(found)}; recorded: {seen}): "
+                    f"{self.library_errors[errors_before:][-3:]}")
+            raise AssertionError(f"timed out after {timeout}s waiting for {count} call(s) of "
+                                 f"{name}, got {len(found)}; recorded: {seen}")
+
+    def _errors_before(self, interaction: dict | None) -> int:
+        state = None if interaction is None else self._interactions.get(int(interaction["id"]))
+        return len(self.library_errors) if state is None else state["errors_before"]
 
     async def wait(self, name: str, count: int = 1, *, interaction: dict | None = None,
                    timeout: float = WAIT) -> list[dict]:
@@ -379,12 +474,17 @@ class FakeDiscord:
                                        timeout=timeout)
 
     async def response(self, interaction: dict, *, timeout: float = WAIT) -> dict:
-        """Wait for the callback to ``interaction``; its body ``{"type", "data"}``.
+        """Wait for the callback to ``interaction`` (the first that was not a fault); its
+        body ``{"type", "data"}``.
 
         Fails if the fake rejected it (as Discord would have: nothing was shown to the user).
         """
-        [call, *_] = await self.wait("interaction_callback", interaction=interaction,
-                                     timeout=timeout)
+        calls = await self.wait("interaction_callback", interaction=interaction,
+                                timeout=timeout)
+        while calls[-1]["fault"]:  # a fault is followed by a retry, or by nothing at all
+            calls = await self.wait("interaction_callback", len(calls) + 1,
+                                    interaction=interaction, timeout=timeout)
+        call = next(c for c in calls if not c["fault"])
         if call["status"] >= 400:
             raise AssertionError(f"the callback was rejected: {call['status']} "
                                  f"{call['response']}; body: {call['json']}")
@@ -397,6 +497,24 @@ class FakeDiscord:
                 raise AssertionError("the bot sent no message")
             return copy.deepcopy(self._messages[max(self._messages)])
 
+    def answer(self, interaction: dict) -> list[dict]:
+        """The messages the bot's answer to ``interaction`` made or changed, as they are now
+        (a deferred answer's "thinking…" replaced by its first followup); call it once the
+        bot is done (:func:`settle`)."""
+        with self._cond:
+            ids = [int(c["response"].get("id") or c["response"]["interaction"]
+                       .get("response_message_id") or 0)
+                   for c in self._select(None, interaction) if c["status"] == 200]
+            return [copy.deepcopy(self._messages[i]) for i in dict.fromkeys(ids) if i]
+
+    def dms(self, user_id: int) -> list[dict]:
+        """The messages the bot sent to ``user_id``'s DM channel (not interaction replies)."""
+        with self._cond:
+            channel = self._dm_channels.get(user_id)
+            return [copy.deepcopy(c["json"]) for c in self._calls
+                    if c["name"] == "send_message" and c["status"] == 200
+                    and c["path"].endswith(f"/channels/{channel}/messages")]
+
     def commands(self) -> list[dict]:
         """The commands registered by the last sync."""
         with self._cond:
@@ -404,23 +522,49 @@ class FakeDiscord:
 
     # -- request handling ------------------------------------------------------------------
 
-    def _answer(self, method: str, raw_path: str, headers: Any, body: bytes) -> tuple[int, Any]:
+    def _answer(self, method: str, raw_path: str, headers: Any, body: bytes
+                ) -> tuple[int | None, Any, dict[str, str]]:
         url = urlsplit(raw_path)
         record: dict[str, Any] = {"name": f"unknown {method} {url.path}", "method": method,
                                   "path": url.path, "json": json.loads(body) if body else None,
                                   "query": dict(parse_qsl(url.query)), "status": 404,
                                   "response": {"message": "404: Not Found", "code": 0},
-                                  "interaction_id": None}
+                                  "interaction_id": None, "fault": False}
         with self._cond:
-            for route_method, pattern, name, handler in self._routes:
-                match = pattern.match(url.path)
-                if match and route_method == method:
-                    record["name"] = name
-                    record["status"], record["response"] = self._call(handler, record,
-                                                                      match.groupdict())
+            route = self._route(method, url.path)
+            fault = None
+            if route is not None:
+                name, handler, params = route
+                record.update(name=name, interaction_id=self._interaction_id(params))
+                fault = self._next_fault(name)
+                if fault is None or fault.served:
+                    record["status"], record["response"] = self._call(handler, record, params)
+            if fault is not None:
+                record.update(status=fault.status or 0, response=fault.body, fault=True)
             self._calls.append(copy.deepcopy(record))
             self._cond.notify_all()
-        return record["status"], record["response"]
+        if fault is not None:
+            return fault.status, fault.body, fault.headers
+        return record["status"], record["response"], VIA
+
+    def _route(self, method: str, path: str) -> tuple[str, Callable[..., Any], dict] | None:
+        """The route's name, its handler and the parameters in the path."""
+        for route_method, pattern, name, handler in self._routes:
+            match = pattern.match(path)
+            if match and route_method == method:
+                return name, handler, match.groupdict()
+        return None
+
+    def _next_fault(self, name: str) -> Fault | None:
+        waiting = self._faults.get(name)
+        return waiting.popleft() if waiting else None
+
+    def _interaction_id(self, params: dict) -> int | None:
+        """The interaction a request answers: its token is in the path of callbacks,
+        followups and edits of the original response."""
+        token = params.get("token")
+        return next((i for i, state in self._interactions.items()
+                     if token is not None and state["payload"]["token"] == token), None)
 
     @staticmethod
     def _call(handler: Callable[..., Any], record: dict, params: dict) -> tuple[int, Any]:
@@ -455,16 +599,19 @@ class FakeDiscord:
         } for c in record["json"]}
         return list(self._commands.values())
 
-    def _message(self, channel_id: int, body: dict) -> dict:
-        return {"id": str(self._snowflake()), "channel_id": str(channel_id), "type": 20,
-                "content": body.get("content") or "", "author": self.bot_user,
-                "embeds": [{"type": "rich", **e} for e in body.get("embeds") or []],
-                "components": body.get("components") or [], "attachments": [],
-                "mentions": [], "mention_roles": [], "mention_everyone": False,
-                "pinned": False, "tts": False, "timestamp": datetime.now(UTC).isoformat(),
-                "edited_timestamp": None, "webhook_id": str(self.application_id),
-                "application_id": str(self.application_id),
-                "flags": int(body.get("flags") or 0) & EPHEMERAL}
+    def _message(self, channel_id: int, body: dict, *, webhook: bool = True) -> dict:
+        message = {"id": str(self._snowflake()), "channel_id": str(channel_id),
+                   "type": 20 if webhook else 0,
+                   "content": body.get("content") or "", "author": self.bot_user,
+                   "embeds": [{"type": "rich", **e} for e in body.get("embeds") or []],
+                   "components": body.get("components") or [], "attachments": [],
+                   "mentions": [], "mention_roles": [], "mention_everyone": False,
+                   "pinned": False, "tts": False, "timestamp": datetime.now(UTC).isoformat(),
+                   "edited_timestamp": None, "flags": int(body.get("flags") or 0) & EPHEMERAL}
+        if webhook:  # an interaction's reply comes from the application's webhook
+            message.update(webhook_id=str(self.application_id),
+                           application_id=str(self.application_id))
+        return message
 
     def _edited(self, message_id: int, body: dict) -> dict:
         if message_id not in self._messages:
@@ -476,11 +623,18 @@ class FakeDiscord:
         edited["edited_timestamp"] = datetime.now(UTC).isoformat()
         return edited
 
+    def _acknowledged(self, token: str, app_id: str) -> dict:
+        """The state of the interaction a webhook request is for; Discord knows the webhook
+        only once the interaction was acknowledged."""
+        state = self._interactions.get(self._interaction_id({"token": token}) or 0)
+        if state is None or state["callback"] is None or int(app_id) != self.application_id:
+            raise _ApiError(404, 10015, "Unknown Webhook")
+        return state
+
     def _callback(self, record: dict, interaction_id: str, token: str) -> dict:
         state = self._interactions.get(int(interaction_id))
         if state is None or state["payload"]["token"] != token:
             raise _ApiError(404, 10062, "Unknown interaction")
-        record["interaction_id"] = int(interaction_id)
         if state["callback"] is not None:
             raise _ApiError(400, 40060, "Interaction has already been acknowledged.")
         body = record["json"] or {}
@@ -490,18 +644,81 @@ class FakeDiscord:
             raise _form_error("type", "INTERACTION_RESPONSE_TYPE_INVALID",
                               f"Callback type {kind} is not valid for interaction type "
                               f"{payload['type']} (or not emulated)")
-        data = body.get("data") or {}
-        message = (self._message(state["channel_id"], data) if kind == 4
-                   else self._edited(int(payload["message"]["id"]), data))
+        message = self._respond(state, kind, body.get("data") or {})
+        state["callback"] = kind
+        result: dict[str, Any] = {"interaction": {"id": interaction_id, "type": payload["type"]},
+                                  "resource": {"type": kind}}
+        if message is not None:
+            result["interaction"].update(
+                response_message_id=message["id"], response_message_loading=kind == DEFERRED,
+                response_message_ephemeral=bool(message["flags"] & EPHEMERAL))
+            if kind != DEFERRED:  # Discord sends the message only for types 4 and 7
+                result["resource"]["message"] = copy.deepcopy(message)
+        return result
+
+    def _respond(self, state: dict, kind: int, data: dict) -> dict | None:
+        """What callback ``kind`` does to the channel: a new message (4), a loading one that
+        the first followup replaces (5), the pressed message edited (7) or left for later
+        (6); the message, if one was made or changed."""
+        pressed = state["payload"].get("message")
+        if kind == DEFERRED_UPDATE:
+            state["original"] = int(pressed["id"])
+            return None
+        if kind == DEFERRED:
+            message = self._message(state["channel_id"], data)
+            message["flags"] |= LOADING
+            state["loading"] = int(message["id"])
+        else:
+            message = (self._message(state["channel_id"], data) if kind == 4
+                       else self._edited(int(pressed["id"]), data))
+            _check_message(message)
+        self._messages[int(message["id"])] = message
+        state["original"] = int(message["id"])
+        return message
+
+    def _followup(self, record: dict, app_id: str, token: str) -> dict:
+        state = self._acknowledged(token, app_id)
+        body = record["json"] or {}
+        if state["loading"] is not None:  # the first followup replaces "thinking…"
+            message = self._edited(state["loading"], body)
+            message["flags"] &= ~LOADING
+            state["loading"] = None
+        else:
+            message = self._message(state["channel_id"], body)
         _check_message(message)
         self._messages[int(message["id"])] = message
-        state["callback"] = kind
-        return {"interaction": {"id": interaction_id, "type": payload["type"],
-                                "response_message_id": message["id"],
-                                "response_message_loading": False,
-                                "response_message_ephemeral": bool(message["flags"]
-                                                                   & EPHEMERAL)},
-                "resource": {"type": kind, "message": copy.deepcopy(message)}}
+        return message
+
+    def _edit_original(self, record: dict, app_id: str, token: str) -> dict:
+        state = self._acknowledged(token, app_id)
+        message = self._edited(state["original"], record["json"] or {})
+        if state["loading"] == state["original"]:
+            message["flags"] &= ~LOADING
+            state["loading"] = None
+        _check_message(message)
+        self._messages[int(message["id"])] = message
+        return message
+
+    def _get_user(self, record: dict, user_id: str) -> dict:
+        name = f"user{user_id}"
+        return self._users.get(int(user_id)) or {
+            "id": user_id, "username": name, "discriminator": "0", "global_name": name,
+            "avatar": None, "public_flags": 0}
+
+    def _create_dm(self, record: dict) -> dict:
+        user_id = int((record["json"] or {}).get("recipient_id") or 0)
+        user = self._get_user(record, str(user_id))
+        channel_id = self._dm_channels.setdefault(user_id, self._snowflake())
+        return {"id": str(channel_id), "type": 1, "last_message_id": None, "flags": 0,
+                "recipients": [user]}
+
+    def _send_message(self, record: dict, channel_id: str) -> dict:
+        if int(channel_id) not in self._dm_channels.values():
+            raise _ApiError(404, 10003, "Unknown Channel")
+        message = self._message(int(channel_id), record["json"] or {}, webhook=False)
+        _check_message(message)
+        self._messages[int(message["id"])] = message
+        return message
 
 
 # -- driving discord.py ----------------------------------------------------------------------
@@ -540,6 +757,42 @@ async def dispatch(client: discord.Client, payload: dict) -> None:
     client._connection.parsers["INTERACTION_CREATE"](copy.deepcopy(payload))
 
 
+class _Asyncio:
+    """The ``asyncio`` module as :func:`library_waits` shows it to discord.py."""
+
+    def __init__(self, waits: list[float]) -> None:
+        self._waits = waits
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+    async def sleep(self, delay: float, result: Any = None) -> Any:
+        self._waits.append(delay)
+        await asyncio.sleep(0)
+        return result
+
+
+@contextlib.contextmanager
+def library_waits() -> Iterator[list[float]]:
+    """discord.py's own waits before it retries a request, recorded instead of slept.
+
+    discord.py waits ``1 + 2 * attempt`` seconds after a 5xx (up to 16 s for five tries) and
+    a 429's ``retry_after``. Inside its two request modules (``discord.http``,
+    ``discord.webhook.async_``) ``asyncio.sleep`` records the delay and only yields: the
+    retries happen as they would, the test checks the delays discord.py chose instead of
+    sitting them out. Nothing else (the bot, aiohttp, the event loop) is touched."""
+    waits: list[float] = []
+    modules = (discord.http, discord.webhook.async_)
+    originals = [module.asyncio for module in modules]
+    for module in modules:
+        module.asyncio = _Asyncio(waits)  # type: ignore[assignment]
+    try:
+        yield waits
+    finally:
+        for module, original in zip(modules, originals, strict=True):
+            module.asyncio = original
+
+
 async def settle(client: discord.Client, timeout: float = WAIT) -> None:
     """Wait until discord.py's tasks for dispatched interactions and events are done."""
     current = asyncio.current_task()
@@ -553,4 +806,5 @@ async def settle(client: discord.Client, timeout: float = WAIT) -> None:
         await asyncio.wait(pending, timeout=remaining)
 
 
-__all__ = ["FakeDiscord", "connect", "dispatch", "settle"]
+__all__ = ["LOST_ANSWER", "RESET", "FakeDiscord", "Fault", "connect", "dispatch",
+           "library_waits", "rate_limited", "refused", "server_error", "settle"]

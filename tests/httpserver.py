@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
+import struct
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,8 +50,10 @@ class LocalServer:
         self._thread.join(timeout=5)
 
 
-# answer(method, path, headers, body) -> (status, JSON value; None for no body)
-Answer = Callable[[str, str, Any, bytes], tuple[int, Any]]
+# answer(method, path, headers, body) -> (status, JSON value; None for no body), optionally
+# with extra response headers as a third item; a status of None answers nothing and resets
+# the connection.
+Answer = Callable[[str, str, Any, bytes], tuple[Any, ...]]
 
 
 def json_handler(answer: Answer, server_version: str = "Fake/1.0") -> type[BaseHTTPRequestHandler]:
@@ -68,13 +72,26 @@ def json_handler(answer: Answer, server_version: str = "Fake/1.0") -> type[BaseH
 
         def _serve(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status, payload = answer(self.command, self.path, self.headers, body)
+            status, payload, *extra = answer(self.command, self.path, self.headers, body)
+            if status is None:
+                self._reset()
+                return
             data = b"" if payload is None else json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (extra[0] if extra else {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
+
+        def _reset(self) -> None:
+            """Close with a TCP reset, no FIN first: what a dropped link looks like to the
+            client (ECONNRESET while it waits for the answer)."""
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

@@ -1,6 +1,7 @@
 """The fake Discord REST API drives the real discord.py (no discord.py mocks), as far as the
 end-to-end journey needs it: login, command sync, slash commands with typed options, embeds,
-persistent ``DynamicItem`` buttons that edit their message, and Discord's refusals.
+persistent ``DynamicItem`` buttons that edit their message, deferrals and followups,
+Discord's refusals, and the faults of a network: what discord.py does about them by itself.
 
 A tiny bot is defined here (not our adapter).
 """
@@ -17,7 +18,16 @@ import pytest
 from discord import app_commands
 from discord.http import Route
 
-from tests.fake_discord import FakeDiscord, connect, dispatch, settle
+from tests.fake_discord import (
+    RESET,
+    FakeDiscord,
+    connect,
+    dispatch,
+    library_waits,
+    rate_limited,
+    server_error,
+    settle,
+)
 
 
 class PickButton(discord.ui.DynamicItem[discord.ui.Button], template=r"pick:(?P<movie>\d+)"):
@@ -60,6 +70,16 @@ def build_bot() -> tuple[discord.Client, app_commands.CommandTree]:
     async def broken(interaction: discord.Interaction) -> None:
         raise RuntimeError("boom")
 
+    @tree.command(description="Echo twice, after thinking")
+    async def later(interaction: discord.Interaction, text: str) -> None:
+        await interaction.response.defer(ephemeral=True)
+        await interaction.followup.send(text)
+        await interaction.followup.send(f"{text} again")
+
+    @tree.command(description="Follows up on nothing")
+    async def orphan(interaction: discord.Interaction) -> None:
+        await interaction.followup.send("too soon")
+
     return client, tree
 
 
@@ -94,7 +114,7 @@ def test_login_and_sync_record_the_commands_with_option_types(fake: FakeDiscord)
 
     run(fake, scenario)
     commands = {c["name"]: c for c in fake.commands()}
-    assert sorted(commands) == ["broken", "echo", "recommend"]
+    assert sorted(commands) == ["broken", "echo", "later", "orphan", "recommend"]
     assert [(o["name"], o["type"], o.get("required", False))
             for o in commands["recommend"]["options"]] == [
         ("genre", 3, True), ("count", 4, False), ("kind", 3, False)]
@@ -180,11 +200,77 @@ def test_fake_rejects_what_discord_rejects(fake: FakeDiscord) -> None:
     assert fake.last_message()["content"] == "hi"
 
 
-def test_errors_in_handlers_fail_waits_fast(fake: FakeDiscord) -> None:
+def test_errors_in_handlers_are_collected_and_fail_waits_fast(fake: FakeDiscord) -> None:
+    """A wait for an interaction whose handler raised fails on the error, not on its
+    ceiling, whether the error is logged before or after the wait begins."""
+    fails_fast = r"discord.py logged an error while 1 call\(s\) of interaction_callback"
+
     async def scenario(client: discord.Client) -> None:
-        payload = fake.slash("broken", user_id=1001)
-        await dispatch(client, payload)
-        with pytest.raises(AssertionError, match="boom"):
-            await fake.wait("interaction_callback", interaction=payload)
+        during = fake.slash("broken", user_id=1001)
+        await dispatch(client, during)
+        with pytest.raises(AssertionError, match=f"{fails_fast}.*boom"):
+            await fake.wait("interaction_callback", interaction=during)
+        before = fake.slash("broken", user_id=1001)
+        await dispatch(client, before)
+        await settle(client)  # the error is logged before the wait begins
+        assert len(fake.library_errors) == 2
+        with pytest.raises(AssertionError, match=f"{fails_fast}.*boom"):
+            await fake.wait("interaction_callback", interaction=before)
+        fine = fake.slash("echo", {"text": "still here"}, user_id=1001)
+        await dispatch(client, fine)  # earlier errors are not this interaction's
+        assert (await fake.response(fine))["data"]["content"] == "still here"
 
     run(fake, scenario)
+    assert all("RuntimeError: boom" in e for e in fake.library_errors)
+
+
+def test_a_deferred_answer_is_replaced_by_its_first_followup(fake: FakeDiscord) -> None:
+    async def scenario(client: discord.Client) -> None:
+        payload = fake.slash("later", {"text": "hi"}, user_id=1001)
+        await dispatch(client, payload)
+        assert await fake.response(payload) == {"type": 5, "data": {"flags": 1 << 6}}
+        await settle(client)
+        thinking, again = fake.answer(payload)
+        assert (thinking["content"], thinking["flags"]) == ("hi", 1 << 6)  # no longer loading
+        assert again["content"] == "hi again"
+        orphan = fake.slash("orphan", user_id=1001)
+        await dispatch(client, orphan)
+        await settle(client)
+        [refused] = fake.calls("followup", interaction=orphan)
+        assert (refused["status"], refused["response"]["code"]) == (404, 10015)
+
+    run(fake, scenario)
+    assert [c["name"] for c in fake.calls()][-4:] == [
+        "interaction_callback", "followup", "followup", "followup"]
+    [error] = fake.library_errors
+    assert "Unknown Webhook" in error
+
+
+def test_discord_py_waits_out_429s_and_retries_5xx_but_not_a_reset(fake: FakeDiscord) -> None:
+    """What discord.py does by itself for interaction replies: a 429 is waited out as long
+    as its ``retry_after`` says, a 5xx retried after 1 s, a reset connection (Linux's
+    ECONNRESET) raised at once."""
+
+    async def echo(client: discord.Client, text: str) -> dict:
+        payload = fake.slash("echo", {"text": text}, user_id=1001)
+        await dispatch(client, payload)
+        await settle(client)
+        return payload
+
+    async def scenario(client: discord.Client) -> None:
+        fake.fail("interaction_callback", rate_limited(0.05))
+        limited = await echo(client, "after a 429")
+        assert [c["status"] for c in fake.calls(interaction=limited)] == [429, 200]
+        assert (await fake.response(limited))["data"]["content"] == "after a 429"
+        fake.fail("interaction_callback", server_error(503), server_error(502))
+        with library_waits() as waits:
+            failing = await echo(client, "after two 5xx")
+        assert [c["status"] for c in fake.calls(interaction=failing)] == [503, 502, 200]
+        assert waits == [1, 3]
+        fake.fail("interaction_callback", RESET)
+        reset = await echo(client, "lost")
+        assert [c["status"] for c in fake.calls(interaction=reset)] == [0]  # not retried
+
+    run(fake, scenario)
+    [error] = fake.library_errors
+    assert "Connection reset by peer" in error
