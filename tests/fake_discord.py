@@ -31,7 +31,8 @@ under :attr:`FakeDiscord.base_url`, named as in :meth:`FakeDiscord.calls`:
   the "thinking…" message replaced (as Discord does); 404/10015 before the interaction was
   acknowledged -- ``PATCH /webhooks/{app}/{token}/messages/@original`` edit_original
 * ``GET /users/{id}`` get_user -- ``POST /users/@me/channels`` create_dm --
-  ``POST /channels/{id}/messages`` send_message (DMs the bot sends)
+  ``POST /channels/{id}/messages`` send_message (DMs the bot sends; a repeated
+  ``enforce_nonce`` send returns the message it made, as Discord does for a few minutes)
 * anything else: 404, recorded as ``"unknown METHOD /path"``
 
 Every answer carries ``Via: 1.1 google``, as Discord's do. :meth:`FakeDiscord.fail` answers
@@ -321,6 +322,7 @@ class FakeDiscord:
         self._interactions: dict[int, dict] = {}  # id -> state
         self._users: dict[int, dict] = {}  # id -> user payload, as the user last appeared
         self._dm_channels: dict[int, int] = {}  # user id -> channel id
+        self._nonces: dict[tuple[int, str], int] = {}  # (channel, enforced nonce) -> message
         self._commands: dict[str, dict] = {}  # name -> synced command
         webhook = r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)"
         self._routes: list[tuple[str, re.Pattern[str], str, Callable[..., Any]]] = [
@@ -393,6 +395,7 @@ class FakeDiscord:
         self._interactions[interaction_id] = {"payload": copy.deepcopy(payload),
                                               "channel_id": channel_id, "callback": None,
                                               "original": None, "loading": None,
+                                              "shown": [],  # ids of messages it made/changed
                                               "errors_before": len(self.library_errors)}
         return payload
 
@@ -499,21 +502,20 @@ class FakeDiscord:
 
     def answer(self, interaction: dict) -> list[dict]:
         """The messages the bot's answer to ``interaction`` made or changed, as they are now
-        (a deferred answer's "thinking…" replaced by its first followup); call it once the
-        bot is done (:func:`settle`)."""
+        (a deferred answer's "thinking…" replaced by its first followup), also those whose
+        request was carried out but answered by a reset; call it once the bot is done
+        (:func:`settle`)."""
         with self._cond:
-            ids = [int(c["response"].get("id") or c["response"]["interaction"]
-                       .get("response_message_id") or 0)
-                   for c in self._select(None, interaction) if c["status"] == 200]
-            return [copy.deepcopy(self._messages[i]) for i in dict.fromkeys(ids) if i]
+            state = self._interactions[int(interaction["id"])]
+            return [copy.deepcopy(self._messages[i]) for i in dict.fromkeys(state["shown"])]
 
     def dms(self, user_id: int) -> list[dict]:
-        """The messages the bot sent to ``user_id``'s DM channel (not interaction replies)."""
+        """The messages the bot sent to ``user_id``'s DM channel (not interaction replies),
+        oldest first."""
         with self._cond:
-            channel = self._dm_channels.get(user_id)
-            return [copy.deepcopy(c["json"]) for c in self._calls
-                    if c["name"] == "send_message" and c["status"] == 200
-                    and c["path"].endswith(f"/channels/{channel}/messages")]
+            channel = str(self._dm_channels.get(user_id))
+            return [copy.deepcopy(m) for _, m in sorted(self._messages.items())
+                    if m["channel_id"] == channel and "webhook_id" not in m]
 
     def commands(self) -> list[dict]:
         """The commands registered by the last sync."""
@@ -672,7 +674,7 @@ class FakeDiscord:
             message = (self._message(state["channel_id"], data) if kind == 4
                        else self._edited(int(pressed["id"]), data))
             _check_message(message)
-        self._messages[int(message["id"])] = message
+        self._show(state, message)
         state["original"] = int(message["id"])
         return message
 
@@ -686,7 +688,7 @@ class FakeDiscord:
         else:
             message = self._message(state["channel_id"], body)
         _check_message(message)
-        self._messages[int(message["id"])] = message
+        self._show(state, message)
         return message
 
     def _edit_original(self, record: dict, app_id: str, token: str) -> dict:
@@ -696,8 +698,13 @@ class FakeDiscord:
             message["flags"] &= ~LOADING
             state["loading"] = None
         _check_message(message)
-        self._messages[int(message["id"])] = message
+        self._show(state, message)
         return message
+
+    def _show(self, state: dict, message: dict) -> None:
+        """``message`` as it is now, made or changed by the interaction of ``state``."""
+        self._messages[int(message["id"])] = message
+        state["shown"].append(int(message["id"]))
 
     def _get_user(self, record: dict, user_id: str) -> dict:
         name = f"user{user_id}"
@@ -715,9 +722,16 @@ class FakeDiscord:
     def _send_message(self, record: dict, channel_id: str) -> dict:
         if int(channel_id) not in self._dm_channels.values():
             raise _ApiError(404, 10003, "Unknown Channel")
-        message = self._message(int(channel_id), record["json"] or {}, webhook=False)
+        body = record["json"] or {}
+        nonce = (int(channel_id), body.get("nonce")) if body.get("enforce_nonce") else None
+        if nonce in self._nonces:  # a repeat of a send Discord took: the same message
+            return copy.deepcopy(self._messages[self._nonces[nonce]])
+        message = self._message(int(channel_id), body, webhook=False)
         _check_message(message)
         self._messages[int(message["id"])] = message
+        if nonce is not None:
+            message["nonce"] = body["nonce"]
+            self._nonces[nonce] = int(message["id"])
         return message
 
 
