@@ -8,16 +8,28 @@ so buttons keep working after a restart. Personal replies (lists, /why, admin
 commands, button results) are ephemeral in servers. Discord's limits (2,000
 characters a message, 25 embed fields, 5 rows of 5 buttons, 25 autocomplete choices)
 are respected by cutting, never by failing.
+
+Discord's network is not reliable either. discord.py waits out a 429 as long as Discord
+asks, and retries a 5xx on interaction replies (and a 500/502/504 elsewhere) with its own
+backoff; :class:`Backoff` retries what it gives up on at once: a reset or dropped
+connection, a timeout, a 503 on a direct message. Discord drops an interaction that is
+not acknowledged within 3 seconds, so a slow answer is deferred first ("thinking…").
+A reply that still fails is one log line, without a traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import re
-from typing import Any, Literal, Optional
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Optional, TypeVar
 
+import aiohttp
 import discord
 from discord import app_commands
 
@@ -33,6 +45,61 @@ FIELD_NAME, FIELD_VALUE, EMBED_TOTAL = 256, 1024, 6000
 BUTTON_LABEL, ROW_WIDTH, ROWS = 80, 5, 5
 CHOICES, CHOICE_TEXT = 25, 100
 PREFIX = "core:"
+DEFER_AFTER = 1.0  # seconds of work before deferring: leaves discord.py time to retry the ack
+ALREADY_ACKNOWLEDGED = 40060  # Discord's code when an interaction is answered twice
+HTTP_CLIENT_RETRIES = frozenset({500, 502, 504, 524})  # what discord.http retries itself
+NETWORK_ERRORS = (aiohttp.ClientConnectionError, OSError)  # a TimeoutError is an OSError
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Retries for what discord.py gives up on at once: ``tries`` attempts in all, waiting
+    ``first`` seconds, then ``factor`` times longer each time.
+
+    discord.py retries a reset connection only by its macOS and Windows errno (never
+    Linux's ECONNRESET), and never a dropped connection or a timeout: those are retried
+    here on every call. Its ``HTTPClient`` (users, DMs) gives up on a 503 at once, which is
+    retried here when ``server_errors`` is set; every other 5xx had five tries already. A
+    4xx is an answer, and a 429 is discord.py's to wait out.
+    """
+
+    tries: int = 4
+    first: float = 0.5
+    factor: float = 2.0
+
+    async def run(self, call: Callable[[], Awaitable[T]], *, server_errors: bool = False) -> T:
+        delay = self.first
+        for attempt in range(1, self.tries + 1):
+            try:
+                return await call()
+            except (discord.DiscordServerError, *NETWORK_ERRORS) as exc:
+                if attempt == self.tries or not _worth_retrying(exc, server_errors):
+                    raise
+                log.info("Discord call failed (%s); retrying in %.1f s",
+                         type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+            delay *= self.factor
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _worth_retrying(exc: Exception, server_errors: bool) -> bool:
+    if isinstance(exc, discord.DiscordServerError):
+        return server_errors and exc.status not in HTTP_CLIENT_RETRIES
+    return True
+
+
+class ReplyLost(Exception):
+    """A call to Discord that failed for good: discord.py's retries and ours are done."""
+
+
+def describe_error(exc: BaseException, *secrets: str | None) -> str:
+    """One line for the log: the error's kind and Discord's words, no token in them."""
+    text = f"{type(exc).__name__}: {str(exc)[:200]}"
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "…")
+    return text
 
 
 def user_of(interaction: discord.Interaction) -> UserRef:
@@ -121,10 +188,15 @@ def messages_of(reply: Reply) -> list[dict]:
 class DiscordBot(discord.Client):
     """The bot: slash commands built from the core's command list, wiring in one place."""
 
-    def __init__(self, conversation: Conversation, *, sync_commands: bool = True) -> None:
+    def __init__(self, conversation: Conversation, *, sync_commands: bool = True,
+                 backoff: Backoff = Backoff(), defer_after: float | None = DEFER_AFTER
+                 ) -> None:
+        """``defer_after``: seconds of work before an interaction is deferred (None: never)."""
         super().__init__(intents=discord.Intents.default())
         self.conversation = conversation
         self.sync_commands = sync_commands
+        self.backoff = backoff
+        self.defer_after = defer_after
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = self.on_command_error
         add_commands(self)
@@ -142,34 +214,36 @@ class DiscordBot(discord.Client):
             await self.tree.sync()
 
     async def direct_message(self, user_id: int, text: str) -> None:
-        user = await self.fetch_user(user_id)
+        user = await self.backoff.run(lambda: self.fetch_user(user_id), server_errors=True)
         for part in chunks(text):
-            await user.send(part)
+            # With a nonce Discord keeps one message should a retry repeat a send it took.
+            nonce = secrets.randbits(63)
+            await self.backoff.run(lambda part=part, nonce=nonce: user.send(part, nonce=nonce),
+                                   server_errors=True)
 
     # ----- what users do ---------------------------------------------------------------
 
     async def on_command(self, interaction: discord.Interaction, command: Command,
                          values: dict[str, Any]) -> None:
         """A slash command: its typed options go to the core as they are."""
-        replies = await asyncio.to_thread(self.conversation.handle_command,
-                                          user_of(interaction), command.name, values)
         private = command.personal and interaction.guild_id is not None
-        await self._respond(interaction, replies, private)
+        async with self._delivery(interaction):
+            replies, answered = await self._in_time(
+                interaction, private, self.conversation.handle_command, command.name, values)
+            await self._respond(interaction, replies, private, answered)
 
     async def on_button(self, interaction: discord.Interaction, data: str) -> None:
-        replies = await asyncio.to_thread(self.conversation.handle_button,
-                                          user_of(interaction), data)
-        first, rest = replies[0], replies[1:]
-        if first.edit:
-            [page] = messages_of(first)[-1:]  # a page replaces the message it was on
-            page.setdefault("content", None)
-            page.setdefault("embed", None)
-            page.setdefault("view", None)
-            await interaction.response.edit_message(**page)
-        else:
-            rest = replies
-        if rest:
-            await self._respond(interaction, rest, interaction.guild_id is not None)
+        private = interaction.guild_id is not None
+        async with self._delivery(interaction):
+            replies, answered = await self._in_time(
+                interaction, private, self.conversation.handle_button, data)
+            first, rest = replies[0], replies[1:]
+            if first.edit:
+                await self._edit(interaction, first, answered)
+                answered = True
+            else:
+                rest = replies
+            await self._respond(interaction, rest, private, answered)
 
     async def title_choices(self, _interaction: discord.Interaction,
                             current: str) -> list[app_commands.Choice[str]]:
@@ -199,19 +273,84 @@ class DiscordBot(discord.Client):
     async def on_command_error(self, interaction: discord.Interaction,
                                error: app_commands.AppCommandError) -> None:
         log.error("command failed: %s", type(error).__name__, exc_info=error)
-        if not interaction.response.is_done():
-            await interaction.response.send_message(
-                "Sorry, something went wrong on my side and nothing was changed. "
-                "Please try again.", ephemeral=True)
+        apology = Reply("Sorry, something went wrong on my side and nothing was changed. "
+                        "Please try again.")
+        async with self._delivery(interaction):  # after a deferral, as its followup
+            await self._respond(interaction, [apology], True,
+                                interaction.response.is_done())
+
+    # ----- answering, in time and through faults ----------------------------------------
+
+    async def _in_time(self, interaction: discord.Interaction, private: bool,
+                       handle: Callable[..., list[Reply]], *args: Any
+                       ) -> tuple[list[Reply], bool]:
+        """The core's replies, and whether the interaction was acknowledged meanwhile.
+
+        Discord drops an interaction not acknowledged within 3 seconds, so work that takes
+        longer than ``defer_after`` is deferred first: a command shows "thinking…", a button
+        nothing, and the replies follow (within 15 minutes)."""
+        work = asyncio.ensure_future(asyncio.to_thread(handle, user_of(interaction), *args))
+        done, _ = await asyncio.wait({work}, timeout=self.defer_after)
+        if done:
+            return work.result(), False
+        try:
+            await self._call(lambda: interaction.response.defer(ephemeral=private),
+                             answers=True)
+        finally:
+            replies = await work  # the core finishes what it started either way
+        return replies, True
 
     async def _respond(self, interaction: discord.Interaction, replies: list[Reply],
-                       private: bool) -> None:
-        sends = [kwargs for reply in replies for kwargs in messages_of(reply)]
-        for kwargs in sends:
-            if not interaction.response.is_done():
-                await interaction.response.send_message(ephemeral=private, **kwargs)
+                       private: bool, answered: bool = False) -> None:
+        """Each message in order: the first answers the interaction unless that was done,
+        the rest are followups."""
+        for kwargs in [kwargs for reply in replies for kwargs in messages_of(reply)]:
+            if answered:
+                await self._call(lambda kwargs=kwargs: interaction.followup.send(
+                    ephemeral=private, **kwargs))
             else:
-                await interaction.followup.send(ephemeral=private, **kwargs)
+                await self._call(lambda kwargs=kwargs: interaction.response.send_message(
+                    ephemeral=private, **kwargs), answers=True)
+                answered = True
+
+    async def _edit(self, interaction: discord.Interaction, reply: Reply,
+                    deferred: bool) -> None:
+        """A page replaces the message its button was on."""
+        [page] = messages_of(reply)[-1:]
+        page.setdefault("content", None)
+        page.setdefault("embed", None)
+        page.setdefault("view", None)
+        if deferred:
+            await self._call(lambda: interaction.edit_original_response(**page))
+        else:
+            await self._call(lambda: interaction.response.edit_message(**page), answers=True)
+
+    async def _call(self, call: Callable[[], Awaitable[object]], *,
+                    answers: bool = False) -> None:
+        """``call`` with retries; :class:`ReplyLost` when it fails for good.
+
+        ``answers``: it acknowledges the interaction. Should a retry find it acknowledged,
+        an earlier try got through and only Discord's answer was lost on the way back. A
+        followup has no such guard (webhooks take no nonce): when the connection drops after
+        Discord took one, the retry shows it twice, which beats losing it."""
+        try:
+            await self.backoff.run(call)
+        except discord.HTTPException as exc:
+            if not (answers and exc.code == ALREADY_ACKNOWLEDGED):
+                raise ReplyLost(exc) from exc
+        except NETWORK_ERRORS as exc:
+            raise ReplyLost(exc) from exc
+
+    @contextlib.asynccontextmanager
+    async def _delivery(self, interaction: discord.Interaction) -> AsyncIterator[None]:
+        """Replies that fail for good end here, as one log line (the core's own errors go
+        on to :meth:`on_command_error`, which apologises)."""
+        try:
+            yield
+        except ReplyLost as lost:
+            log.warning("reply to interaction %s lost: %s", interaction.id,
+                        describe_error(lost.__cause__ or lost, interaction.token,
+                                       self.http.token))
 
 
 def add_commands(bot: DiscordBot) -> None:

@@ -298,7 +298,9 @@ def drive(conversation: Conversation, scenario: Scenario,
     errors = ErrorLog()
 
     async def main() -> None:
-        bot = DiscordBot(conversation, sync_commands=False)
+        # Never deferred: every interaction is answered by its callback, however loaded the
+        # machine (deferral is tested over HTTP in tests/test_discord_e2e.py).
+        bot = DiscordBot(conversation, sync_commands=False, defer_after=None)
         async with bot:  # the client's loop, no login
             bot.http.request = api.http_request
             bot._connection.user = discord.ClientUser(state=bot._connection, data=BOT_USER)

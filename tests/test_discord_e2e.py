@@ -1,9 +1,11 @@
 """The Discord adapter end to end: the real discord.py against a fake Discord API on
 127.0.0.1 (`tests/fake_discord.py`); only the websocket gateway is not exercised.
 
-One user journey over HTTP, `make run` as a process, and the contract shared with
-Telegram: every command is reachable on both, and a scripted conversation reads the same
-on both. Everything else the adapter does is tested at the library's request layer in
+One user journey over HTTP, `make run` as a process, the contract shared with Telegram
+(every command is reachable on both, and a scripted conversation reads the same on both),
+and the network's faults: 429s, 5xx, reset connections and refusals on the first answer,
+on deferrals, on followups and on DMs, through discord.py's own retries and the adapter's.
+Everything else the adapter does is tested at the library's request layer in
 ``tests/test_discord_adapter.py``.
 """
 
@@ -11,21 +13,36 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 import re
 
 import pytest
 from telegram.ext import CommandHandler
 
 from bot.core import COMMANDS, Conversation
-from bot.discord import DiscordBot
+from bot.discord import Backoff, DiscordBot
 from bot.telegram import build_application
 from storage import Storage
 from tests.bot_model import small_model
-from tests.fake_discord import FakeDiscord, connect, dispatch
+from tests.fake_discord import (
+    LOST_ANSWER,
+    RESET,
+    FakeDiscord,
+    Fault,
+    connect,
+    dispatch,
+    library_waits,
+    rate_limited,
+    refused,
+    server_error,
+    settle,
+)
 from tests.fake_telegram import FakeTelegram, run_bot
 
-ANN, ADMIN = 1001, 4242
-NAMES = {ANN: "ann", ADMIN: "root"}  # Discord shows global names: "Ann"
+ANN, BOB, ADMIN = 1001, 1002, 4242
+NAMES = {ANN: "ann", BOB: "bob", ADMIN: "root"}  # Discord shows global names: "Ann"
+THINKING = 5  # the callback type of a deferral
+FAULTY = {"backoff": Backoff(first=0.01)}  # the adapter's retries, without waiting for them
 
 
 @pytest.fixture
@@ -33,9 +50,12 @@ def conversation(chat_with):
     return chat_with(ADMIN)
 
 
-def run(conversation: Conversation, scenario) -> None:
+def run(conversation: Conversation, scenario, **options) -> None:
+    """``scenario(fake, bot)`` with a bot logged in to a fresh fake. Unless ``options`` say
+    otherwise answers are never deferred, so each one is in its callback however loaded
+    the machine is."""
     with FakeDiscord() as fake:
-        bot = DiscordBot(conversation)
+        bot = DiscordBot(conversation, **{"defer_after": None, **options})
 
         async def main() -> None:
             async with connect(bot, fake):
@@ -169,3 +189,203 @@ def test_make_run_with_both_tokens_keeps_telegram_up_when_discord_fails(tmp_path
     assert bot.returncode == 2
     assert "error: Discord: " in bot.err
     assert discord_token not in bot.out + bot.err and fake.token not in bot.out + bot.err
+
+
+# -- the network's faults ----------------------------------------------------------------
+
+
+class SlowCore:
+    """The core answering an interaction only once the bot has sent its first callback for
+    it (the deferral): as slow as an answer can be, without a clock. The bot defers such an
+    answer as soon as the core is slow at all (``defer_after=0``)."""
+
+    def __init__(self, fake: FakeDiscord, conversation: Conversation) -> None:
+        self.fake, self.payload = fake, None
+        for name in ("handle_command", "handle_button"):
+            setattr(conversation, name, self._held(getattr(conversation, name)))
+
+    def _held(self, handle):
+        def held(user, *args):
+            if self.payload is not None:
+                self.fake.wait_for("interaction_callback", interaction=self.payload)
+            return handle(user, *args)
+        return held
+
+
+async def asked(fake: FakeDiscord, bot: DiscordBot, name: str, options: dict | None = None,
+                user_id: int = ANN, slow: SlowCore | None = None) -> tuple[dict, list[dict]]:
+    """``/name`` once the bot is done with it: the payload, and what the user sees."""
+    payload = fake.slash(name, options, user_id=user_id, user_name=NAMES[user_id])
+    return payload, await answered(fake, bot, payload, slow)
+
+
+async def pressed(fake: FakeDiscord, bot: DiscordBot, message: dict, label: str,
+                  slow: SlowCore | None = None) -> tuple[dict, list[dict]]:
+    custom_id = next(b["custom_id"] for row in message["components"]
+                     for b in row["components"] if label in b["label"])
+    payload = fake.press(custom_id, message, user_id=ANN)
+    return payload, await answered(fake, bot, payload, slow)
+
+
+async def answered(fake: FakeDiscord, bot: DiscordBot, payload: dict,
+                   slow: SlowCore | None) -> list[dict]:
+    if slow is not None:
+        slow.payload = payload
+    bot.defer_after = None if slow is None else 0.0
+    await dispatch(bot, payload)
+    await settle(bot)
+    return fake.answer(payload)
+
+
+def statuses(fake: FakeDiscord, payload: dict) -> list[tuple[str, int]]:
+    return [(c["name"], c["status"]) for c in fake.calls(interaction=payload)]
+
+
+def problems(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Tracebacks and lost replies in the log."""
+    return [r.getMessage() for r in caplog.records if r.exc_info or "lost" in r.getMessage()]
+
+
+def test_a_429_on_the_first_answer_is_waited_out_and_the_reply_arrives(conversation, caplog):
+    async def scenario(fake, bot):
+        fake.fail("interaction_callback", rate_limited(0.05))
+        liked, [reply] = await asked(fake, bot, "like", {"title": "star wars"})
+        assert reply["content"].startswith("❤ Liked Star Wars (1977)")
+        assert statuses(fake, liked) == [("interaction_callback", 429),
+                                         ("interaction_callback", 200)]
+        await asked(fake, bot, "like", {"title": "godfather"})
+        fake.fail("interaction_callback", rate_limited(0.05, scope="global"))
+        press, [chosen] = await pressed(fake, bot, fake.last_message(), "The Godfather (1972)")
+        assert chosen["content"].startswith("❤ Liked The Godfather (1972)")
+        assert [s for _, s in statuses(fake, press)] == [429, 200]
+
+    with caplog.at_level(logging.INFO):
+        run(conversation, scenario, **FAULTY)
+    waited = [r.getMessage() for r in caplog.records if r.name == "discord.webhook.async_"]
+    assert len(waited) == 2 and all("Retrying in 0.05 seconds" in w for w in waited)
+    assert problems(caplog) == []
+
+
+def test_a_slow_answer_is_deferred_and_follows_up_through_429s(conversation, caplog):
+    async def scenario(fake, bot):
+        slow = SlowCore(fake, conversation)
+        fake.fail("interaction_callback", rate_limited(0.05))
+        fake.fail("followup", rate_limited(0.05))
+        picks, [reply] = await asked(fake, bot, "recommend", {"count": 3}, slow=slow)
+        assert reply["embeds"][0]["title"] == "Picks for you:"  # "thinking…" replaced
+        assert reply["flags"] == 0
+        assert statuses(fake, picks) == [("interaction_callback", 429),
+                                         ("interaction_callback", 200),
+                                         ("followup", 429), ("followup", 200)]
+        assert fake.calls(interaction=picks)[1]["json"]["type"] == THINKING
+        await asked(fake, bot, "watch", {"title": "alien 1979"})
+        await asked(fake, bot, "watch", {"title": "fargo"})
+        _, [listing] = await asked(fake, bot, "watchlist")
+        fake.fail("edit_original", rate_limited(0.05))
+        press, [edited] = await pressed(fake, bot, listing, "✖", slow=slow)
+        assert edited["id"] == listing["id"]  # the list, edited in place
+        assert len(edited["content"].split("\n")) < len(listing["content"].split("\n"))
+        assert [s for _, s in statuses(fake, press)] == [200, 429, 200]
+        assert fake.calls(interaction=press)[0]["json"]["type"] == 6  # a quiet deferral
+
+    with caplog.at_level(logging.INFO):
+        run(conversation, scenario, **FAULTY)
+    assert problems(caplog) == []
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+@pytest.mark.parametrize("route", ["interaction_callback", "followup"])
+def test_a_5xx_on_the_answer_or_a_followup_is_retried_and_arrives(conversation, caplog,
+                                                                 route, status):
+    async def scenario(fake, bot):
+        slow = SlowCore(fake, conversation) if route == "followup" else None
+        fake.fail(route, server_error(status))
+        with library_waits() as waits:
+            liked, [reply] = await asked(fake, bot, "like", {"title": "alien 1979"}, slow=slow)
+        assert waits == [1]  # discord.py's own backoff: 1 + 2 * attempt seconds
+        assert reply["content"].startswith("❤ Liked Alien (1979)")
+        assert [s for name, s in statuses(fake, liked) if name == route] == [status, 200]
+
+    with caplog.at_level(logging.INFO):
+        run(conversation, scenario, **FAULTY)
+    assert problems(caplog) == []
+
+
+def test_reset_connections_are_retried_by_the_adapter(conversation, caplog):
+    """discord.py raises a reset connection at once (it retries only macOS's and Windows'
+    errno for it); the adapter retries. When the reset came after Discord took the first
+    answer or the deferral, the retry is refused as already acknowledged: the answer is
+    there, once, and the followups go on."""
+
+    async def scenario(fake, bot):
+        fake.fail("interaction_callback", LOST_ANSWER)
+        liked, [reply] = await asked(fake, bot, "like", {"title": "star wars"})
+        assert reply["content"].startswith("❤ Liked Star Wars (1977)")
+        assert statuses(fake, liked) == [("interaction_callback", 0),
+                                         ("interaction_callback", 400)]  # 40060
+        slow = SlowCore(fake, conversation)
+        fake.fail("interaction_callback", LOST_ANSWER)
+        fake.fail("followup", RESET)
+        picks, [reply] = await asked(fake, bot, "recommend", {"count": 2}, slow=slow)
+        assert len(reply["embeds"][0]["fields"]) == 2
+        assert [s for _, s in statuses(fake, picks)] == [0, 400, 0, 200]
+
+    with caplog.at_level(logging.INFO):
+        run(conversation, scenario, **FAULTY)
+    retried = [r.getMessage() for r in caplog.records if r.name == "bot.discord"]
+    assert len(retried) == 3 and all("(ClientOSError); retrying" in r for r in retried)
+    assert problems(caplog) == []
+
+
+@pytest.mark.parametrize("faults, error", [
+    ([refused()], "HTTPException: 400 Bad Request (error code: 50035): Invalid Form Body"),
+    ([server_error(502)] * 5, "DiscordServerError: 502 Bad Gateway"),
+    ([RESET] * 4, "ClientOSError: [Errno 104] Connection reset by peer"),
+], ids=["refused", "5xx-five-times", "reset-four-times"])
+def test_a_followup_that_fails_for_good_is_one_log_line(conversation, caplog,
+                                                        faults: list[Fault], error: str):
+    async def scenario(fake, bot):
+        slow = SlowCore(fake, conversation)
+        fake.fail("followup", *faults)
+        with library_waits():
+            lost, _ = await asked(fake, bot, "like", {"title": "star wars"}, slow=slow)
+        assert [s for name, s in statuses(fake, lost) if name == "followup"] == [
+            f.status or 0 for f in faults]
+        _, [reply] = await asked(fake, bot, "like", {"title": "fargo"}, user_id=BOB)
+        assert reply["content"].startswith("❤ Liked Fargo (1996)")  # the others carry on
+        tokens.extend([fake.token, lost["token"]])
+        ids.append(lost["id"])
+
+    tokens: list[str] = []
+    ids: list[str] = []
+    with caplog.at_level(logging.INFO):
+        run(conversation, scenario, **FAULTY)
+    [line] = problems(caplog)
+    assert line.startswith(f"reply to interaction {ids[0]} lost: {error}")
+    assert not any(r.exc_info for r in caplog.records)
+    assert not any(token in caplog.text for token in tokens)
+
+
+def test_admin_dms_get_through_a_global_429_a_503_and_a_reset_once(conversation, caplog):
+    """DMs go through discord.py's HTTPClient, which waits out a global 429 (every request
+    waits) but gives up on a 503 and a reset at once: the adapter retries those, and the
+    message's nonce keeps a repeated send from showing twice."""
+
+    async def scenario(fake, bot):
+        fake.fail("get_user", server_error(503))
+        fake.fail("send_message", rate_limited(0.05, scope="global"), LOST_ANSWER)
+        await asyncio.to_thread(conversation.tell, None, "✅ New model *v2* is live.")
+        assert [m["content"] for m in fake.dms(ADMIN)] == ["✅ New model \\*v2\\* is live."]
+        assert [(c["name"], c["status"]) for c in fake.calls()
+                if c["name"] in ("get_user", "send_message")] == [
+            ("get_user", 503), ("get_user", 200), ("send_message", 429), ("send_message", 0),
+            ("send_message", 200)]
+
+    with caplog.at_level(logging.INFO):
+        run(conversation, scenario, **FAULTY)
+    said = [r.getMessage() for r in caplog.records]
+    assert any("Global rate limit has been hit. Retrying in 0.05 seconds" in m for m in said)
+    assert any("(DiscordServerError); retrying" in m for m in said)
+    assert any("(ClientOSError); retrying" in m for m in said)
+    assert not [r for r in caplog.records
+                if r.exc_info or (r.levelno >= logging.WARNING and r.name.startswith("bot"))]
