@@ -8,8 +8,9 @@ route, JSON body) and answers with the JSON Discord would send. Interactions go 
 autocomplete and the ``DynamicItem`` buttons dispatch as in production; no gateway, no
 HTTP server.
 
-One end-to-end journey over HTTP (the fake Discord API) and the cross-platform contract
-stay in ``tests/test_discord_e2e.py``.
+One end-to-end journey over HTTP (the fake Discord API), the cross-platform contract and
+the network's faults (which need discord.py's own retry code, bypassed here) are in
+``tests/test_discord_e2e.py``.
 """
 
 from __future__ import annotations

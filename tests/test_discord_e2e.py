@@ -389,3 +389,24 @@ def test_admin_dms_get_through_a_global_429_a_503_and_a_reset_once(conversation,
     assert any("(ClientOSError); retrying" in m for m in said)
     assert not [r for r in caplog.records
                 if r.exc_info or (r.levelno >= logging.WARNING and r.name.startswith("bot"))]
+
+
+def test_a_failure_after_a_deferral_is_apologised_for_in_its_followup(conversation, caplog):
+    async def scenario(fake, bot):
+        slow = SlowCore(fake, conversation)
+        held = conversation.handle_command
+
+        def broken(user, *args):
+            held(user, *args)
+            raise RuntimeError("boom")  # a bug past the core's own guard
+
+        conversation.handle_command = broken
+        payload, [reply] = await asked(fake, bot, "like", {"title": "fargo"}, slow=slow)
+        assert reply["content"].startswith("Sorry, something went wrong on my side")
+        assert [c["name"] for c in fake.calls(interaction=payload)] == [
+            "interaction_callback", "followup"]  # "thinking…", then the apology in its place
+
+    with caplog.at_level(logging.INFO):
+        run(conversation, scenario, **FAULTY)
+    [failed] = [r for r in caplog.records if r.exc_info]  # a bug: its traceback, in the log
+    assert failed.getMessage() == "command failed: CommandInvokeError"
