@@ -11,7 +11,7 @@ are respected by cutting, never by failing.
 
 Discord's network is not reliable either. discord.py waits out a 429 as long as Discord
 asks, and retries a 5xx on interaction replies (and a 500/502/504 elsewhere) with its own
-backoff; :class:`Backoff` retries what it gives up on at once: a reset or dropped
+backoff; the bot retries what it gives up on at once (:func:`transient`): a reset or dropped
 connection, a timeout, a 503 on a direct message. Discord drops an interaction that is
 not acknowledged within 3 seconds, so a slow answer is deferred first ("thinking…").
 A reply that still fails is one log line, without a traceback.
@@ -26,13 +26,13 @@ import logging
 import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Literal, Optional, TypeVar
+from typing import Any, Literal, Optional
 
 import aiohttp
 import discord
 from discord import app_commands
 
+from bot.backoff import Backoff
 from bot.commands import MAX_COUNT, Command, Param
 from bot.core import Conversation, UserRef
 from bot.replies import Button, Reply, describe, split_message
@@ -49,44 +49,22 @@ DEFER_AFTER = 1.0  # seconds of work before deferring: leaves discord.py time to
 ALREADY_ACKNOWLEDGED = 40060  # Discord's code when an interaction is answered twice
 HTTP_CLIENT_RETRIES = frozenset({500, 502, 504, 524})  # what discord.http retries itself
 NETWORK_ERRORS = (aiohttp.ClientConnectionError, OSError)  # a TimeoutError is an OSError
-T = TypeVar("T")
+DISCORD_BACKOFF = Backoff(tries=4)  # after discord.py's own tries
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Retries for what discord.py gives up on at once: ``tries`` attempts in all, waiting
-    ``first`` seconds, then ``factor`` times longer each time.
-
-    discord.py retries a reset connection only by its macOS and Windows errno (never
-    Linux's ECONNRESET), and never a dropped connection or a timeout: those are retried
-    here on every call. Its ``HTTPClient`` (users, DMs) gives up on a 503 at once, which is
-    retried here when ``server_errors`` is set; every other 5xx had five tries already. A
-    4xx is an answer, and a 429 is discord.py's to wait out.
-    """
-
-    tries: int = 4
-    first: float = 0.5
-    factor: float = 2.0
-
-    async def run(self, call: Callable[[], Awaitable[T]], *, server_errors: bool = False) -> T:
-        delay = self.first
-        for attempt in range(1, self.tries + 1):
-            try:
-                return await call()
-            except (discord.DiscordServerError, *NETWORK_ERRORS) as exc:
-                if attempt == self.tries or not _worth_retrying(exc, server_errors):
-                    raise
-                log.info("Discord call failed (%s); retrying in %.1f s",
-                         type(exc).__name__, delay)
-            await asyncio.sleep(delay)
-            delay *= self.factor
-        raise AssertionError("unreachable")  # the loop returns or raises
+def transient(exc: Exception) -> bool:
+    """Worth another try: what discord.py gives up on at once. It retries a reset
+    connection only by its macOS and Windows errno (never Linux's ECONNRESET), and never a
+    dropped connection or a timeout. A 5xx has had its five tries, a 4xx is an answer, and
+    a 429 is discord.py's to wait out."""
+    return isinstance(exc, NETWORK_ERRORS)
 
 
-def _worth_retrying(exc: Exception, server_errors: bool) -> bool:
-    if isinstance(exc, discord.DiscordServerError):
-        return server_errors and exc.status not in HTTP_CLIENT_RETRIES
-    return True
+def transient_or_503(exc: Exception) -> bool:
+    """Also a 503 on a user or DM call, which discord.py's ``HTTPClient`` gives up on at
+    once (it retries the other 5xx itself)."""
+    return transient(exc) or (isinstance(exc, discord.DiscordServerError)
+                              and exc.status not in HTTP_CLIENT_RETRIES)
 
 
 class ReplyLost(Exception):
@@ -189,7 +167,7 @@ class DiscordBot(discord.Client):
     """The bot: slash commands built from the core's command list, wiring in one place."""
 
     def __init__(self, conversation: Conversation, *, sync_commands: bool = True,
-                 backoff: Backoff = Backoff(), defer_after: float | None = DEFER_AFTER
+                 backoff: Backoff = DISCORD_BACKOFF, defer_after: float | None = DEFER_AFTER
                  ) -> None:
         """``defer_after``: seconds of work before an interaction is deferred (None: never)."""
         super().__init__(intents=discord.Intents.default())
@@ -214,12 +192,12 @@ class DiscordBot(discord.Client):
             await self.tree.sync()
 
     async def direct_message(self, user_id: int, text: str) -> None:
-        user = await self.backoff.run(lambda: self.fetch_user(user_id), server_errors=True)
+        user = await self.backoff.run(lambda: self.fetch_user(user_id), transient_or_503)
         for part in chunks(text):
             # With a nonce Discord keeps one message should a retry repeat a send it took.
             nonce = secrets.randbits(63)
             await self.backoff.run(lambda part=part, nonce=nonce: user.send(part, nonce=nonce),
-                                   server_errors=True)
+                                   transient_or_503)
 
     # ----- what users do ---------------------------------------------------------------
 
@@ -334,7 +312,7 @@ class DiscordBot(discord.Client):
         followup has no such guard (webhooks take no nonce): when the connection drops after
         Discord took one, the retry shows it twice, which beats losing it."""
         try:
-            await self.backoff.run(call)
+            await self.backoff.run(call, transient)
         except discord.HTTPException as exc:
             if not (answers and exc.code == ALREADY_ACKNOWLEDGED):
                 raise ReplyLost(exc) from exc

@@ -7,7 +7,7 @@ the bot are answered, and each member keeps their own taste.
 
 Telegram's network is not reliable, so every call the bot makes is throttled to
 Telegram's limits and retried after a 429 as long as Telegram asks (``AIORateLimiter``),
-and retried with backoff after a network error, a timeout or a 5xx (:class:`Backoff`).
+and retried with backoff after a network error, a timeout or a 5xx (:func:`transient`).
 "Typing…" is shown only when an answer takes a while, and never costs a reply. A reply
 that still fails is one log line, without a traceback.
 """
@@ -18,7 +18,6 @@ import asyncio
 import html
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from telegram import (
@@ -42,6 +41,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot.backoff import Backoff
 from bot.core import Conversation, UserRef
 from bot.replies import Reply, split_message
 from bot.telegram_transport import AiohttpRequest
@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 LIMIT = 4096
 OFFICIAL_API = "https://api.telegram.org"
 RETRY_AFTER_TRIES = 10  # 429s in a row one call may wait out, each as long as Telegram asks
+TELEGRAM_BACKOFF = Backoff()  # 0.5, 1, 2, 4 s: five attempts
 TYPING_AFTER = 0.5  # seconds of work after which "typing…" is shown
 T = TypeVar("T")
 
@@ -66,29 +67,10 @@ class WithoutTraceback(logging.Filter):
 logging.getLogger("telegram.ext.AIORateLimiter").addFilter(WithoutTraceback())
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Retries after a network error, a timeout or a 5xx: ``tries`` attempts in all,
-    waiting ``first`` seconds, then ``factor`` times longer each time. A 400 (our
-    mistake) is not retried, and a 429 is the rate limiter's to wait out."""
-
-    tries: int = 5
-    first: float = 0.5
-    factor: float = 2.0
-
-    async def run(self, call: Callable[[], Awaitable[T]]) -> T:
-        delay = self.first
-        for attempt in range(1, self.tries + 1):
-            try:
-                return await call()
-            except NetworkError as exc:
-                if isinstance(exc, BadRequest) or attempt == self.tries:
-                    raise
-                log.info("Telegram call failed (%s); retrying in %.1f s",
-                         type(exc).__name__, delay)
-            await asyncio.sleep(delay)
-            delay *= self.factor
-        raise AssertionError("unreachable")  # the loop returns or raises
+def transient(exc: Exception) -> bool:
+    """Worth another try: a network error, a timeout, a 5xx. A 400 (our mistake) is not,
+    and a 429 is the rate limiter's to wait out."""
+    return isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
 
 
 def user_of(update: Update) -> UserRef:
@@ -113,7 +95,7 @@ def chunks(text: str, limit: int = LIMIT) -> list[str]:
 class TelegramBot:
     """Handlers named after what the user does; wiring in :func:`build_application`."""
 
-    def __init__(self, conversation: Conversation, backoff: Backoff = Backoff()) -> None:
+    def __init__(self, conversation: Conversation, backoff: Backoff = TELEGRAM_BACKOFF) -> None:
         self.conversation = conversation
         self.backoff = backoff
 
@@ -135,7 +117,7 @@ class TelegramBot:
         replies = await asyncio.to_thread(self.conversation.handle_button, user_of(update),
                                           query.data or "")
         notice = next((r.notice for r in replies if r.notice), None)
-        steps = [lambda: self.backoff.run(lambda: query.answer(notice))]
+        steps = [lambda: self.backoff.run(lambda: query.answer(notice), transient)]
         if query.message is not None:
             steps += [lambda r=r: self.show(query, r) for r in replies]
         await self._deliver(update, steps)
@@ -153,7 +135,8 @@ class TelegramBot:
         for i, part in enumerate(parts):
             markup = keyboard(reply) if i == len(parts) - 1 else None
             await self.backoff.run(lambda part=part, markup=markup: message.reply_text(
-                part, parse_mode=ParseMode.HTML, reply_markup=markup, do_quote=False))
+                part, parse_mode=ParseMode.HTML, reply_markup=markup, do_quote=False),
+                transient)
 
     async def show(self, query: CallbackQuery, reply: Reply) -> None:
         """A button's reply: the page it was on edited in place, or a new message."""
@@ -162,7 +145,8 @@ class TelegramBot:
             return
         try:
             await self.backoff.run(lambda: query.edit_message_text(
-                chunks(reply.text)[0], parse_mode=ParseMode.HTML, reply_markup=keyboard(reply)))
+                chunks(reply.text)[0], parse_mode=ParseMode.HTML, reply_markup=keyboard(reply)),
+                transient)
         except BadRequest as exc:  # "message is not modified": same page again
             if "not modified" not in str(exc).lower():
                 raise
@@ -200,7 +184,7 @@ async def register_commands(app: Application, conversation: Conversation) -> Non
 
 
 def connect_outbox(app: Application, conversation: Conversation,
-                   backoff: Backoff = Backoff()) -> None:
+                   backoff: Backoff = TELEGRAM_BACKOFF) -> None:
     """Let the core message Telegram users unprompted (retraining progress, alerts).
 
     The core calls from other threads; the message is sent on the bot's event loop.
@@ -211,7 +195,7 @@ def connect_outbox(app: Application, conversation: Conversation,
     async def deliver(chat_id: int, text: str) -> None:
         for part in chunks(text):
             await backoff.run(lambda part=part: app.bot.send_message(
-                chat_id, part, parse_mode=ParseMode.HTML))
+                chat_id, part, parse_mode=ParseMode.HTML), transient)
 
     def send(user_id: str, text: str) -> None:
         coro = deliver(int(user_id), text)
@@ -231,13 +215,13 @@ def connect_outbox(app: Application, conversation: Conversation,
 
 def build_application(conversation: Conversation, token: str,
                       api_base_url: str | None = None, request: BaseRequest | None = None,
-                      backoff: Backoff = Backoff()) -> Application:
+                      backoff: Backoff = TELEGRAM_BACKOFF) -> Application:
     """The bot's Application, on the aiohttp transport; ``request`` replaces it (tests)."""
     base = (api_base_url or OFFICIAL_API).rstrip("/")
     bot = TelegramBot(conversation, backoff)
 
     async def post_init(app: Application) -> None:
-        await backoff.run(lambda: register_commands(app, conversation))
+        await backoff.run(lambda: register_commands(app, conversation), transient)
         connect_outbox(app, conversation, backoff)
 
     builder = (Application.builder().token(token).base_url(f"{base}/bot")

@@ -15,12 +15,13 @@ import asyncio
 import html
 import logging
 import re
+from dataclasses import replace
 
 import pytest
 from telegram.ext import CommandHandler
 
 from bot.core import COMMANDS, Conversation
-from bot.discord import Backoff, DiscordBot
+from bot.discord import DISCORD_BACKOFF, DiscordBot
 from bot.telegram import build_application
 from storage import Storage
 from tests.bot_model import small_model
@@ -42,7 +43,8 @@ from tests.fake_telegram import FakeTelegram, run_bot
 ANN, BOB, ADMIN = 1001, 1002, 4242
 NAMES = {ANN: "ann", BOB: "bob", ADMIN: "root"}  # Discord shows global names: "Ann"
 THINKING = 5  # the callback type of a deferral
-FAULTY = {"backoff": Backoff(first=0.01)}  # the adapter's retries, without waiting for them
+# The adapter's retries, without waiting for them.
+FAULTY = {"backoff": replace(DISCORD_BACKOFF, first=0.01)}
 
 
 @pytest.fixture
@@ -332,7 +334,7 @@ def test_reset_connections_are_retried_by_the_adapter(conversation, caplog):
 
     with caplog.at_level(logging.INFO):
         run(conversation, scenario, **FAULTY)
-    retried = [r.getMessage() for r in caplog.records if r.name == "bot.discord"]
+    retried = [r.getMessage() for r in caplog.records if r.name == "bot.backoff"]
     assert len(retried) == 3 and all("(ClientOSError); retrying" in r for r in retried)
     assert problems(caplog) == []
 

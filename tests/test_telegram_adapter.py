@@ -25,8 +25,9 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 from telegram.request import BaseRequest, RequestData
 
 from bot import telegram as telegram_adapter
+from bot.backoff import Backoff
 from bot.core import Conversation
-from bot.telegram import Backoff, build_application, chunks
+from bot.telegram import build_application, chunks
 
 TOKEN = "123:FAKE"
 BOT_USER = {"id": 123, "is_bot": True, "first_name": "TestBot", "username": "test_bot"}
