@@ -17,6 +17,8 @@ import time
 from collections.abc import Awaitable
 from pathlib import Path
 
+import uvloop
+
 from bot.core import Conversation
 from bot.settings import BotSettings, ChatSettings
 from bot.watch import ModelWatcher
@@ -112,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if settings.chat.platforms != ["console"]:
-            return asyncio.run(serve_chats(conversation, settings.chat))
+            # uvloop: the same asyncio, a faster loop (less CPU per message, bench.chat).
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                return runner.run(serve_chats(conversation, settings.chat))
         logging.getLogger().setLevel(logging.WARNING)  # the console is the chat itself
         from bot.console import USER, run
 
