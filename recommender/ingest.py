@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from recommender.datasets import (
     IMDB_DIR,
     MOVIE_TITLE_TYPES,
+    OFFLINE_DATASET,
     TV_ITEM_ID_BASE,
     TV_TITLE_TYPES,
 )
@@ -88,7 +89,7 @@ def resolve_source(settings: Settings, dataset: str | None, source: Path | None,
         if source.is_file():
             return detect(unpack_source(source, scratch)), str(source)
         return detect(source), str(source)
-    name = dataset or settings.dataset
+    name = dataset or settings.dataset or OFFLINE_DATASET
     folder = settings.raw_dir / name
     if not is_complete(folder):
         raise DatasetNotFound(
@@ -109,7 +110,8 @@ def ingest(spark: SparkSession, settings: Settings, *, dataset: str | None = Non
         layout, label = resolve_source(settings, dataset, source, scratch)
         summary = IngestSummary(source=label, layout=layout.kind)
         if source is None:
-            summary.inputs = current_inputs(settings, dataset or settings.dataset, use_imdb)
+            summary.inputs = current_inputs(
+                settings, dataset or settings.dataset or OFFLINE_DATASET, use_imdb)
         say(f"Reading {label} ...")
         items, items_read, items_bad = _read_items(spark, layout)
         items = items.cache()

@@ -67,9 +67,10 @@ class Settings:
     data_dir: Path = Path("data")
     models_dir: Path = Path("models")
     db_path: Path = Path("data/bot.sqlite3")
-    dataset: str = "ml-100k"
+    dataset: str | None = None  # None: chosen by recommender.selection
     spark_master: str = "local[*]"
     spark_driver_memory: str = "4g"
+    imdb: bool = True  # IMDb metadata and TV shows; IMDB=off leaves them out
     imdb_min_votes: int = 5000
     movielens_base_url: str = DEFAULT_MOVIELENS_BASE_URL
     imdb_base_url: str = DEFAULT_IMDB_BASE_URL
@@ -83,9 +84,10 @@ class Settings:
             data_dir=data_dir,
             models_dir=Path(env.get("MODELS_DIR") or "models"),
             db_path=Path(env.get("DB_PATH") or data_dir / "bot.sqlite3"),
-            dataset=env.get("DATASET") or "ml-100k",
+            dataset=(env.get("DATASET") or "").strip() or None,
             spark_master=env.get("SPARK_MASTER") or "local[*]",
             spark_driver_memory=env.get("SPARK_DRIVER_MEMORY") or "4g",
+            imdb=env_choice(env, "IMDB", ("on", "off")) == "on",
             imdb_min_votes=env_int(env, "IMDB_MIN_VOTES", 5000),
             movielens_base_url=env.get("MOVIELENS_BASE_URL") or DEFAULT_MOVIELENS_BASE_URL,
             imdb_base_url=env.get("IMDB_BASE_URL") or DEFAULT_IMDB_BASE_URL,
@@ -97,7 +99,8 @@ class Settings:
         chat settings are not among them; the retraining knobs are the jobs')."""
         return {
             "DATA_DIR": str(self.data_dir), "MODELS_DIR": str(self.models_dir),
-            "DB_PATH": str(self.db_path), "DATASET": self.dataset,
+            "DB_PATH": str(self.db_path), "DATASET": self.dataset or "",
+            "IMDB": "on" if self.imdb else "off",
             "SPARK_MASTER": self.spark_master, "SPARK_DRIVER_MEMORY": self.spark_driver_memory,
             "IMDB_MIN_VOTES": str(self.imdb_min_votes),
             "MOVIELENS_BASE_URL": self.movielens_base_url, "IMDB_BASE_URL": self.imdb_base_url,

