@@ -1,7 +1,9 @@
 """The command registry: every command declared once, with typed parameters.
 
 A declaration names the command, says in one line what it does, shows an example and
-lists its parameters. ``/help``, Telegram's command menu, Discord's slash commands
+lists its parameters. An example's titles are slots (``{0}``, ``{1}``...) that
+:meth:`Registry.with_examples` fills with titles of the catalogue being served, so
+every example shown resolves. ``/help``, Telegram's command menu, Discord's slash commands
 (with their typed options) and the console are all generated from the registry; the
 core dispatches through it. Parameters are parsed once: typed text goes through
 :meth:`Command.parse`, and platforms with typed options (Discord) hand their values to
@@ -9,7 +11,7 @@ core dispatches through it. Parameters are parsed once: typed text goes through
 
 Declaring a command (see ``bot/core.py``)::
 
-    @command("like", "a title you love", example="/like Dune", params=(TITLE,))
+    @command("like", "a title you love", example="/like {0}", params=(TITLE,))
     def like(self, ask: Ask) -> list[Reply]: ...
 """
 
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 MAX_COUNT = 20  # picks one /recommend page may show
+_SLOTS = 10  # title slots an example may use: {0} .. {9}
 
 
 class BadArguments(ValueError):
@@ -57,7 +60,7 @@ class Param:
 
 KINDS = ("title", "stars", "count", "kind", "genre", "years", "choice", "text")
 
-TITLE = Param("title", "a movie or show, e.g. Dune 2021", required=True)
+TITLE = Param("title", "a movie or show; add the year to tell remakes apart", required=True)
 STARS = Param("stars", "1 to 5, half stars allowed", required=True)
 COUNT = Param("count", f"how many picks (1-{MAX_COUNT})")
 KIND = Param("kind", "movies or TV shows")
@@ -179,6 +182,14 @@ class Registry:
         lines += [c.help_line for c in self if admin or not c.admin]
         lines.append("You can also just type a title to look it up.")
         return "\n".join(lines)
+
+    def with_examples(self, titles: Sequence[str]) -> Registry:
+        """The commands with their examples' title slots (``{0}``, ``{1}``...) filled from
+        ``titles`` (cycled), which come from the catalogue being served."""
+        if not titles:
+            return self.copy()
+        cycled = [titles[i % len(titles)] for i in range(max(_SLOTS, len(titles)))]
+        return Registry([replace(c, example=c.example.format(*cycled)) for c in self])
 
     def menu(self) -> list[tuple[str, str]]:
         """(name, description) of the commands everyone may use, for platform menus."""

@@ -35,6 +35,7 @@ from bot.commands import (
     collect,
     command,
 )
+from bot.examples import example_titles
 from bot.matching import Candidate, Match, TitleIndex
 from bot.payloads import (
     Chosen,
@@ -158,7 +159,9 @@ class Conversation:
         self.admin_ids = {str(a) for a in admin_ids}
         self.clock = clock
         self.jobs = jobs
-        self.commands = commands or type(self).commands
+        self._declared = commands or type(self).commands
+        self.commands = self._declared.with_examples(example_titles(
+            recommender, self._served.title_index))
         self._outboxes: dict[str, Callable[[str, str], None]] = {}
         self._lists: dict[int, PickList] = {}  # user -> their last /recommend
         self._lock = threading.Lock()
@@ -182,6 +185,13 @@ class Conversation:
         """Serve another model from the next request on (requests in flight finish on theirs)."""
         self._served = Served(recommender,
                               title_index or TitleIndex.from_recommender(recommender))
+        # The examples come from the catalogue, so a new catalogue brings new ones.
+        self.commands = self._declared.with_examples(example_titles(
+            recommender, self._served.title_index))
+
+    def _example(self, name: str) -> str:
+        found = self.commands.get(name)
+        return found.example if found is not None else f"/{name}"
 
     @contextmanager
     def _pinned(self) -> Iterator[None]:
@@ -257,7 +267,8 @@ class Conversation:
         except BadArguments as exc:
             return [Reply(str(exc))]
         except InvalidRating:
-            return [Reply("Ratings go from 1 to 5 (half stars are fine), e.g. /rate Dune 4.5")]
+            return [Reply("Ratings go from 1 to 5 (half stars are fine), e.g. "
+                          f"{self._example('rate')}")]
         except StorageFull:
             raise  # answered by _unless_full, like a full disk before the command ran
         except Exception:  # a bug must cost one reply, never the conversation
@@ -301,19 +312,19 @@ class Conversation:
     def help(self, ask: Ask) -> list[Reply]:
         return [Reply(self.commands.help(admin=self._is_admin(ask.user)))]
 
-    @command("like", "tell me you love a title", example="/like Dune", params=(TITLE,))
+    @command("like", "tell me you love a title", example="/like {0}", params=(TITLE,))
     def like(self, ask: Ask) -> list[Reply]:
         return self._resolve_then(ask, "like")
 
-    @command("dislike", "a title you don't like", example="/dislike Titanic", params=(TITLE,))
+    @command("dislike", "a title you don't like", example="/dislike {3}", params=(TITLE,))
     def dislike(self, ask: Ask) -> list[Reply]:
         return self._resolve_then(ask, "dislike")
 
-    @command("unlike", "forget a like or dislike", example="/unlike Dune", params=(TITLE,))
+    @command("unlike", "forget a like or dislike", example="/unlike {0}", params=(TITLE,))
     def unlike(self, ask: Ask) -> list[Reply]:
         return self._resolve_then(ask, "unlike")
 
-    @command("rate", "rate a title, half stars are fine", example="/rate The Matrix 4.5",
+    @command("rate", "rate a title, half stars are fine", example="/rate {1} 4.5",
              params=(TITLE, STARS))
     def rate(self, ask: Ask) -> list[Reply]:
         return self._resolve_then(ask, "rate")
@@ -331,11 +342,11 @@ class Conversation:
     def more(self, ask: Ask) -> list[Reply]:
         return self._more(ask.uid)
 
-    @command("similar", "more like this one", example="/similar Alien", params=(TITLE,))
+    @command("similar", "more like this one", example="/similar {2}", params=(TITLE,))
     def similar(self, ask: Ask) -> list[Reply]:
         return self._resolve_then(ask, "similar")
 
-    @command("why", "why I would suggest a title", example="/why Fargo", params=(TITLE,),
+    @command("why", "why I would suggest a title", example="/why {1}", params=(TITLE,),
              personal=True)
     def why(self, ask: Ask) -> list[Reply]:
         return self._resolve_then(ask, "why")
@@ -344,11 +355,11 @@ class Conversation:
     def watchlist(self, ask: Ask) -> list[Reply]:
         return [self._watchlist_page(ask.uid, 0)]
 
-    @command("watch", "add a title to your watchlist", example="/watch Alien", params=(TITLE,))
+    @command("watch", "add a title to your watchlist", example="/watch {2}", params=(TITLE,))
     def watch(self, ask: Ask) -> list[Reply]:
         return self._resolve_then(ask, "watch")
 
-    @command("unwatch", "remove a title from your watchlist", example="/unwatch Alien",
+    @command("unwatch", "remove a title from your watchlist", example="/unwatch {2}",
              params=(TITLE,))
     def unwatch(self, ask: Ask) -> list[Reply]:
         return self._resolve_then(ask, "unwatch")
@@ -713,7 +724,8 @@ class Conversation:
     def _likes_page(self, uid: int, page: int, edit: bool = False) -> Reply:
         total = self.db.count_feedback(uid)
         if total == 0:
-            return Reply("You haven't told me anything yet. Try /like Dune.", edit=edit)
+            return Reply(f"You haven't told me anything yet. Try {self._example('like')}.",
+                         edit=edit)
         page = max(0, min(page, (total - 1) // PAGE))
         cards = []
         for f in self.db.feedback(uid, offset=page * PAGE, limit=PAGE):
@@ -726,8 +738,8 @@ class Conversation:
     def _watchlist_page(self, uid: int, page: int, edit: bool = False) -> Reply:
         total = self.db.count_watchlist(uid)
         if total == 0:
-            return Reply("Your watchlist is empty. Add with /watch Alien or the ➕ buttons.",
-                         edit=edit)
+            return Reply(f"Your watchlist is empty. Add with {self._example('watch')} or the ➕ "
+                         "buttons.", edit=edit)
         page = max(0, min(page, (total - 1) // PAGE))
         cards, buttons = [], []
         for i, w in enumerate(self.db.watchlist(uid, offset=page * PAGE, limit=PAGE),

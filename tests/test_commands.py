@@ -49,10 +49,14 @@ def test_every_declaration_is_complete_and_its_example_parses():
 
 
 def test_help_is_generated_from_the_registry():
-    everyone, admins = COMMANDS.help(admin=False), COMMANDS.help(admin=True)
+    served = COMMANDS.with_examples(["Dune", "The Matrix", "Alien", "Titanic"])
+    everyone, admins = served.help(admin=False), served.help(admin=True)
     assert "/like <title>: tell me you love a title, e.g. /like Dune" in everyone
     assert "/rate <title> <1-5>: rate a title, half stars are fine, e.g. /rate The Matrix 4.5" \
         in everyone
+    assert "/dislike <title>: a title you don't like, e.g. /dislike Titanic" in everyone
+    assert "{" not in everyone  # every slot filled
+    assert "e.g. /like Fargo" in COMMANDS.with_examples(["Fargo"]).help(admin=False)
     assert "/recommend [n] [movie|tv] [genre] [years]" in everyone
     assert "/movienight [join|leave]" in everyone
     assert "/retrain" not in everyone and "/retrain: retrain the model" in admins
@@ -79,7 +83,7 @@ def test_recommend_words_parse_in_any_order(typed, expected):
 ])
 def test_bad_words_say_what_fits(name, typed, problem):
     with pytest.raises(BadArguments, match=problem.replace("?", r"\?").replace("(", r"\(")):
-        COMMANDS.get(name).parse(typed, GENRES)
+        COMMANDS.with_examples(["Dune"]).get(name).parse(typed, GENRES)
 
 
 def test_typed_options_are_checked_by_the_same_rules():

@@ -9,6 +9,7 @@ no repeated work.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -50,7 +51,13 @@ def test_a_fresh_make_run_brings_in_tv_series_and_a_second_does_nothing(tmp_path
         assert "Band of Brothers (2001) [TV]" in picks.split("\n\n")[0]
         fetched = len(imdb.requests)
 
-        second = make_run(env, "")
+        # Every example /help shows, typed back as shown, finds its title.
+        examples = re.findall(r"e\.g\. (/(?:like|dislike|unlike|rate|similar|why|watch|unwatch)"
+                              r" [^\n]+)", out)
+        assert len(examples) == 8, out
+        second = make_run(env, "".join(f"{e}\n" for e in examples))
+        for phrase in ("Several titles match", "I found nothing", "Which title?", "I don't"):
+            assert phrase not in second.stdout, second.stdout
         assert "already fetched" in second.stdout
         assert "IMDb files are already in" in second.stdout
         assert "up to date; nothing to do" in second.stdout

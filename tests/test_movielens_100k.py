@@ -5,6 +5,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from bot.examples import example_titles
+from bot.matching import TitleIndex
 from recommender import fetch
 from recommender.ingest import ingest
 from recommender.serve import Recommender
@@ -49,3 +51,11 @@ def test_offline_ml100k_falls_back_to_pypi_and_ingests_all_of_it(spark, settings
     assert rec.recommend([50, 172], n=1)[0].item_id == 181  # with Empire Strikes Back
     # Nobody to fold in: Schindler's List, Shawshank, Casablanca (damped mean rating).
     assert [r.item_id for r in rec.recommend([], n=3)] == [318, 64, 483]
+
+    # The examples /help shows on this catalogue: popular, and each found by typing it.
+    index = TitleIndex.from_recommender(rec)
+    titles = example_titles(rec, index)
+    assert len(set(titles)) == 4
+    for title in titles:
+        found = index.search(title)
+        assert found.status == "found" and found.best.title == title
