@@ -53,7 +53,7 @@ from bot.payloads import (
     WatchlistPage,
     decode,
 )
-from bot.replies import Button, Card, Reply, describe, joined
+from bot.replies import Button, Card, Reply, describe, imdb_url, joined
 from recommender.errors import RecommenderError
 from recommender.preferences import split
 from recommender.serve import Recommendation, Recommender
@@ -588,7 +588,7 @@ class Conversation:
         results = self.recommender.similar(item.item_id, n=PAGE, exclude=self.db.excluded(uid))
         if not results:
             return Reply(f"I have nothing similar to {describe(item)} yet.")
-        cards = [Card(f"{i}. {describe(r)}", item_id=r.item_id)
+        cards = [Card(f"{i}. {describe(r)}", item_id=r.item_id, link=imdb_url(r.imdb_id))
                  for i, r in enumerate(results, 1)]
         return Reply(f"More like {describe(item)}:", cards=cards,
                      buttons=self._pick_buttons(results))
@@ -610,7 +610,8 @@ class Conversation:
                      "of your best pick).")
 
     def _title_card(self, item: Candidate) -> Reply:
-        return Reply(describe(item), buttons=[[
+        link = imdb_url(self.recommender.imdb_id(item.item_id))
+        return Reply(cards=[Card(describe(item), item_id=item.item_id, link=link)], buttons=[[
             Button("❤ Like", Like(item.item_id)), Button("➕ Watchlist", Watch(item.item_id)),
             Button("≈ Similar", Chosen("similar", item.item_id))]])
 
@@ -666,7 +667,7 @@ class Conversation:
             state.shown = start + len(page)
             more = state.shown < len(state.picks)
         self.db.log_shown(uid, [r.item_id for r in page], "recommend")
-        cards = [Card(numbered_heading(i, r), self._reason(r), r.item_id)
+        cards = [Card(numbered_heading(i, r), self._reason(r), r.item_id, imdb_url(r.imdb_id))
                  for i, r in enumerate(page, start + 1)]
         buttons = self._pick_buttons(page, first=start + 1)
         if more:
@@ -713,7 +714,7 @@ class Conversation:
         if not picks:
             return Reply("I couldn't find anything none of you has seen. Impressive.")
         cards = [Card(numbered_heading(i, p.item), "for " + joined([names[k] for k in p.for_whom]),
-                      p.item.item_id) for i, p in enumerate(picks, 1)]
+                      p.item.item_id, imdb_url(p.item.imdb_id)) for i, p in enumerate(picks, 1)]
         buttons = [[Button(f"{i} ➕", Watch(p.item.item_id)),
                     Button(f"{i} ✔ seen", Seen(p.item.item_id))]
                    for i, p in enumerate(picks, 1)]
@@ -744,7 +745,8 @@ class Conversation:
         cards, buttons = [], []
         for i, w in enumerate(self.db.watchlist(uid, offset=page * PAGE, limit=PAGE),
                               page * PAGE + 1):
-            cards.append(Card(f"{i}. {self._name_of(w.item_id)}", item_id=w.item_id))
+            cards.append(Card(f"{i}. {self._name_of(w.item_id)}", item_id=w.item_id,
+                              link=imdb_url(self.recommender.imdb_id(w.item_id))))
             buttons.append([Button(f"{i} ✔ seen", Seen(w.item_id)),
                             Button(f"{i} ✖ remove", RemoveFromWatchlist(w.item_id))])
         return Reply(f"Your watchlist ({total}):", cards=cards,

@@ -109,7 +109,9 @@ def embed_of(reply: Reply) -> discord.Embed:
                           colour=discord.Colour.blurple())
     used = len(embed.title or "") + len(embed.description or "")
     for card in reply.cards[:EMBED_FIELDS]:
-        name, value = _safe(card.heading)[:FIELD_NAME], _safe(card.detail)[:FIELD_VALUE] or "…"
+        link = f" · [IMDb]({card.link})" if card.link else ""
+        name = _safe(card.heading)[:FIELD_NAME]
+        value = (_safe(card.detail)[:FIELD_VALUE - len(link)] + link).strip(" ·") or "…"
         if used + len(name) + len(value) > EMBED_TOTAL:
             break
         embed.add_field(name=name, value=value, inline=False)
@@ -156,7 +158,8 @@ def messages_of(reply: Reply) -> list[dict]:
     if any(card.detail for card in reply.cards):  # picks with reasons; plain lists read as text
         sends = [{"embed": embed_of(reply)}]
     else:
-        sends = [{"content": part} for part in chunks(reply.text)]
+        # <url>: Discord shows the link without a preview card.
+        sends = [{"content": part} for part in chunks(reply.plain(link=lambda url: f"<{url}>"))]
     view = view_of(reply.buttons)
     if view is not None:
         sends[-1]["view"] = view

@@ -7,7 +7,7 @@ render the parts themselves and never read the text back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -18,6 +18,11 @@ class Titled(Protocol):
     title: str
     year: int | None
     kind: str
+
+
+def imdb_url(imdb_id: str | None) -> str | None:
+    """The IMDb page of a title id ("tt0133093"), None without one."""
+    return f"https://www.imdb.com/title/{imdb_id}/" if imdb_id else None
 
 
 def describe(item: Titled) -> str:
@@ -44,6 +49,7 @@ class Card:
     heading: str  # "1. Fargo (1996) · Crime, Thriller"
     detail: str = ""  # "because you liked Star Wars"
     item_id: int | None = None
+    link: str | None = None  # the title's IMDb page, where known
 
 
 @dataclass
@@ -57,12 +63,19 @@ class Reply:
 
     @property
     def text(self) -> str:
-        """The whole reply as plain text: intro, one or two lines per card, outro."""
+        """The whole reply as plain text: intro, up to three lines per card, outro."""
+        return self.plain()
+
+    def plain(self, link: Callable[[str], str] = str) -> str:
+        """:attr:`text`, with each card's link written as ``link(url)`` (a platform that
+        previews bare URLs wraps them)."""
         lines = [self.intro] if self.intro else []
         for card in self.cards:
             lines.append(card.heading)
             if card.detail:
                 lines.append(f"   {card.detail}")
+            if card.link:
+                lines.append(f"   IMDb: {link(card.link)}")
         if self.outro:
             lines.append(self.outro)
         return "\n".join(lines)

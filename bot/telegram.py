@@ -25,6 +25,7 @@ from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    LinkPreviewOptions,
     Message,
     Update,
 )
@@ -48,6 +49,7 @@ from bot.telegram_transport import AiohttpRequest
 
 log = logging.getLogger(__name__)
 LIMIT = 4096
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # ten IMDb links, not one big preview
 OFFICIAL_API = "https://api.telegram.org"
 RETRY_AFTER_TRIES = 10  # 429s in a row one call may wait out, each as long as Telegram asks
 TELEGRAM_BACKOFF = Backoff()  # 0.5, 1, 2, 4 s: five attempts
@@ -92,6 +94,29 @@ def chunks(text: str, limit: int = LIMIT) -> list[str]:
     return split_message(html.escape(text, quote=False), limit, unsafe="&")
 
 
+def html_of(reply: Reply) -> str:
+    """A reply as Telegram HTML: every text escaped, each card's heading a link to the
+    title's IMDb page where known."""
+    def escaped(text: str) -> str:
+        return html.escape(text, quote=False)
+
+    lines = [escaped(reply.intro)] if reply.intro else []
+    for card in reply.cards:
+        heading = escaped(card.heading)
+        lines.append(f'<a href="{html.escape(card.link)}">{heading}</a>' if card.link
+                     else heading)
+        if card.detail:
+            lines.append(f"   {escaped(card.detail)}")
+    if reply.outro:
+        lines.append(escaped(reply.outro))
+    return "\n".join(lines)
+
+
+def reply_chunks(reply: Reply, limit: int = LIMIT) -> list[str]:
+    """:func:`html_of` in parts that each fit one message."""
+    return split_message(html_of(reply), limit, unsafe="&<")
+
+
 class TelegramBot:
     """Handlers named after what the user does; wiring in :func:`build_application`."""
 
@@ -131,12 +156,12 @@ class TelegramBot:
                       exc_info=context.error)
 
     async def send(self, message: Message, reply: Reply) -> None:
-        parts = chunks(reply.text)
+        parts = reply_chunks(reply)
         for i, part in enumerate(parts):
             markup = keyboard(reply) if i == len(parts) - 1 else None
             await self.backoff.run(lambda part=part, markup=markup: message.reply_text(
-                part, parse_mode=ParseMode.HTML, reply_markup=markup, do_quote=False),
-                transient)
+                part, parse_mode=ParseMode.HTML, reply_markup=markup, do_quote=False,
+                link_preview_options=NO_PREVIEW), transient)
 
     async def show(self, query: CallbackQuery, reply: Reply) -> None:
         """A button's reply: the page it was on edited in place, or a new message."""
@@ -145,8 +170,8 @@ class TelegramBot:
             return
         try:
             await self.backoff.run(lambda: query.edit_message_text(
-                chunks(reply.text)[0], parse_mode=ParseMode.HTML, reply_markup=keyboard(reply)),
-                transient)
+                reply_chunks(reply)[0], parse_mode=ParseMode.HTML, reply_markup=keyboard(reply),
+                link_preview_options=NO_PREVIEW), transient)
         except BadRequest as exc:  # "message is not modified": same page again
             if "not modified" not in str(exc).lower():
                 raise

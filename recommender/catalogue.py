@@ -34,6 +34,12 @@ class Taste:
     neutral_rows: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
 
 
+def _imdb_id(value: object) -> str | None:
+    """An IMDb title id ("tt0133093"), or None for anything else: it goes into links."""
+    text = str(value or "")
+    return text if text.startswith("tt") and text[2:].isdigit() else None
+
+
 class Catalogue:
     """Item ids, metadata and factors as row-aligned arrays, plus lookups and filters."""
 
@@ -65,6 +71,7 @@ class Catalogue:
         self.kinds = np.array([m.get("kind") or "movie" for m in rows])
         self.genre_lists = [tuple(m.get("genres") or ()) for m in rows]
         self.alt_titles = [tuple(m.get("alt_titles") or ()) for m in rows]
+        self.imdb_ids = [_imdb_id(m.get("imdb_id")) for m in rows]
         self.imdb_rating = np.array([number(m, "imdb_rating") for m in rows], dtype=np.float64)
         self.imdb_votes = np.array([m.get("imdb_votes") or 0 for m in rows], dtype=np.float64)
 

@@ -50,6 +50,7 @@ class Recommendation:
     because: Because  # the liked items behind ``score``, with their shares of it
     source: str  # "collaborative", "content" or "popular"
     genres: tuple[str, ...] = ()
+    imdb_id: str | None = None  # "tt0133093" where known
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,9 @@ class GroupPick:
 
 # The catalogue's row-aligned arrays, readable on the Recommender as before the split.
 _CATALOGUE = frozenset({
-    "ids", "row", "titles", "years", "kinds", "genre_lists", "alt_titles", "imdb_rating",
-    "imdb_votes", "factors", "has_factors", "popularity", "mean_rating", "unit_factors",
-    "genre_names", "genre_matrix", "unit_genres", "quality"})
+    "ids", "row", "titles", "years", "kinds", "genre_lists", "alt_titles", "imdb_ids",
+    "imdb_rating", "imdb_votes", "factors", "has_factors", "popularity", "mean_rating",
+    "unit_factors", "genre_names", "genre_matrix", "unit_genres", "quality"})
 
 
 class Recommender:
@@ -133,6 +134,11 @@ class Recommender:
     def titles_of(self, item_ids: Iterable[int]) -> list[str]:
         """Titles of the given ids, e.g. of the liked items in a ``because``."""
         return self.catalogue.titles_of(item_ids)
+
+    def imdb_id(self, item_id: int) -> str | None:
+        """The IMDb id of an item ("tt0133093"), None where unknown."""
+        row = self.catalogue.row.get(int(item_id))
+        return None if row is None else self.catalogue.imdb_ids[row]
 
     def fold_in(self, item_ids: Sequence[int], values: Sequence[float]) -> np.ndarray:
         """The user vector for preference strengths ``values`` (as Spark would train it).
@@ -288,4 +294,4 @@ class Recommender:
             item_id=int(cat.ids[r]), title=cat.titles[r],
             year=None if math.isnan(year) else int(year), kind=str(cat.kinds[r]),
             score=round(score, 6), because=because, source=source,
-            genres=cat.genre_lists[r])
+            genres=cat.genre_lists[r], imdb_id=cat.imdb_ids[r])

@@ -28,8 +28,11 @@ CATALOGUE = [
 ]
 TV = [
     {"item_id": 100903747, "title": "Breaking Bad", "year": 2008,
-     "genres": ["Crime", "Drama"], "kind": "tv", "imdb_rating": 9.5, "imdb_votes": 2_200_000},
+     "genres": ["Crime", "Drama"], "kind": "tv", "imdb_rating": 9.5, "imdb_votes": 2_200_000,
+     "imdb_id": "tt0903747"},
 ]
+# Some titles are linked to IMDb, some not (as after a title join that missed a few).
+IMDB = {50: "tt0076759", 100: "tt0116282", 127: "tt0068646"}
 POPULARITY = {50: 583, 172: 367, 181: 507, 1: 291, 2: 284, 127: 413, 187: 209, 100: 508,
               4: 100, 5: 80, 6: 160, 7: 90, 8: 120}
 
@@ -43,7 +46,8 @@ def small_model(serving: ServingConfig | None = None) -> Recommender:
     """The small model, served by ``serving`` (``SERVING`` when None)."""
     ids = np.array([c[0] for c in CATALOGUE])
     items = [{"item_id": c[0], "title": c[1], "year": c[2], "genres": c[3], "kind": c[4],
-              "popularity": POPULARITY[c[0]]} for c in CATALOGUE] + TV
+              "popularity": POPULARITY[c[0]], "imdb_id": IMDB.get(c[0])}
+             for c in CATALOGUE] + TV
     return Recommender(
         item_ids=ids, item_factors=np.array([c[5] for c in CATALOGUE], dtype=np.float32),
         popularity=np.array([POPULARITY[i] for i in ids]),
@@ -59,8 +63,8 @@ def small_model(serving: ServingConfig | None = None) -> Recommender:
 def write_model(models_dir: Path, **meta: object) -> Path:
     """Publish the small test model as a real artifact."""
     ids = np.array([c[0] for c in CATALOGUE])
-    items = [{"item_id": c[0], "title": c[1], "year": c[2], "genres": c[3], "kind": c[4]}
-             for c in CATALOGUE] + TV
+    items = [{"item_id": c[0], "title": c[1], "year": c[2], "genres": c[3], "kind": c[4],
+              "imdb_id": IMDB.get(c[0])} for c in CATALOGUE] + TV
     return write_artifact(models_dir, item_ids=ids,
                           item_factors=np.array([c[5] for c in CATALOGUE], dtype=np.float32),
                           popularity=np.array([POPULARITY[i] for i in ids]),

@@ -275,3 +275,16 @@ def test_movie_night_for_a_group(bot):
     assert say(bot, "/movienight leave", user=bob)[0].text == "Bob left movie night."
     assert "Only Ann has joined" in say(bot, "/movienight", user=ann)[0].text
     assert "Try /movienight join" in say(bot, "/movienight tomorrow", user=ann)[0].text
+
+
+def test_picks_link_to_imdb_where_the_id_is_known(chat_with):
+    chat = chat_with()
+    say(chat, "/like the godfather part ii")
+    [reply] = say(chat, "/recommend 8")
+    linked = {c.heading.split(". ", 1)[1].split(" ·")[0]: c.link for c in reply.cards}
+    assert linked["The Godfather (1972)"] == "https://www.imdb.com/title/tt0068646/"
+    assert linked["Fargo (1996)"] == "https://www.imdb.com/title/tt0116282/"
+    assert linked["Alien (1979)"] is None  # no IMDb id in this catalogue: no link
+    assert "   IMDb: https://www.imdb.com/title/tt0068646/" in reply.text
+    [card] = say(chat, "the godfather 1972")
+    assert card.cards[0].link == "https://www.imdb.com/title/tt0068646/"

@@ -11,7 +11,8 @@ import asyncio
 import pytest
 
 from bot.core import Conversation
-from bot.telegram import build_application
+from bot.replies import Card, Reply
+from bot.telegram import build_application, html_of
 from tests.fake_telegram import FakeTelegram, run_bot
 
 
@@ -72,6 +73,10 @@ def test_a_user_journey(conversation):
             picks = await reply_to("/recommend")
             assert picks["text"].startswith("Picks for you:")
             assert "because you liked" in picks["text"]
+            # Fargo links to its IMDb page; no preview card for ten links.
+            assert '<a href="https://www.imdb.com/title/tt0116282/">' in picks["text"]
+            assert fake.calls("sendMessage")[-1]["params"]["link_preview_options"] == {
+                "is_disabled": True}
             assert not fake.calls("sendChatAction")  # a quick answer needs no "typing…"
             thumbs = await reply_to(press=(picks, find(picks, "1 👍")))
             assert thumbs["text"].startswith("❤ Liked")
@@ -105,3 +110,15 @@ def test_make_run_with_a_token_starts_telegram_and_never_logs_the_token(tmp_path
             assert fake.calls("setMyCommands")
     assert fake.token not in bot.out + bot.err
     assert "FAKE" not in bot.out + bot.err
+
+
+def test_replies_are_escaped_and_headings_linked():
+    reply = Reply("Picks <for> you:", cards=[
+        Card("1. Tom & Jerry <3 (1992)", "because you liked <b>", 7,
+             "https://www.imdb.com/title/tt0105630/"),
+        Card("2. Unlinked (2000)")])
+    assert html_of(reply) == (
+        "Picks &lt;for&gt; you:\n"
+        '<a href="https://www.imdb.com/title/tt0105630/">1. Tom &amp; Jerry &lt;3 (1992)</a>\n'
+        "   because you liked &lt;b&gt;\n"
+        "2. Unlinked (2000)")
