@@ -10,16 +10,15 @@ moves up to the newer release on its next ``make run``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from recommender.datasets import MOVIELENS, OFFLINE_DATASET
 from recommender.fetch import is_complete
-from recommender.settings import Settings
+from recommender.settings import GIB, Settings, total_memory
 
-GIB = 1 << 30
+__all__ = ["GIB", "Choice", "choose_dataset", "total_memory"]
+
 # Best first. Memory is the machine's (or container's) total: ml-32m's first run peaks
 # at about 10 GiB of JVM (README, "At ML-32M scale"), plus the OS and the bot.
 PREFERENCE: tuple[tuple[str, int], ...] = (
@@ -39,16 +38,6 @@ class Choice:
 
     def line(self) -> str:
         return f"Data set: {self.dataset} ({self.why})."
-
-
-def total_memory(cgroup: Path = Path("/sys/fs/cgroup/memory.max")) -> int:
-    """The memory this process may use: physical memory, or a container's lower limit."""
-    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    try:
-        limit = cgroup.read_text().strip()
-    except OSError:
-        return physical
-    return min(physical, int(limit)) if limit.isdigit() else physical
 
 
 def choose_dataset(settings: Settings, probe: Probe, memory: int,

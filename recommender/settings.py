@@ -10,15 +10,33 @@ jobs' (``jobs/settings.py``). Environment variables win over ``.env``; :func:`en
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import dotenv_values
 
 from recommender.errors import RecommenderError
 
+GIB = 1 << 30
 DEFAULT_MOVIELENS_BASE_URL = "https://files.grouplens.org/datasets/movielens"
 DEFAULT_IMDB_BASE_URL = "https://datasets.imdbws.com"
+
+
+def total_memory(cgroup: Path = Path("/sys/fs/cgroup/memory.max")) -> int:
+    """The memory this process may use: physical memory, or a container's lower limit."""
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        limit = cgroup.read_text().strip()
+    except OSError:
+        return physical
+    return min(physical, int(limit)) if limit.isdigit() else physical
+
+
+def default_driver_memory(memory: int | None = None) -> str:
+    """Spark's driver heap when SPARK_DRIVER_MEMORY is unset: half the memory, 2 to 8 GiB
+    (ml-32m trains in 8; the JVM takes only what a smaller data set needs)."""
+    memory = total_memory() if memory is None else memory
+    return f"{max(2, min(8, memory // (2 * GIB)))}g"
 
 
 def read_env() -> dict[str, str]:
@@ -69,7 +87,7 @@ class Settings:
     db_path: Path = Path("data/bot.sqlite3")
     dataset: str | None = None  # None: chosen by recommender.selection
     spark_master: str = "local[*]"
-    spark_driver_memory: str = "4g"
+    spark_driver_memory: str = field(default_factory=default_driver_memory)
     imdb: bool = True  # IMDb metadata and TV shows; IMDB=off leaves them out
     imdb_min_votes: int = 5000
     movielens_base_url: str = DEFAULT_MOVIELENS_BASE_URL
@@ -86,7 +104,7 @@ class Settings:
             db_path=Path(env.get("DB_PATH") or data_dir / "bot.sqlite3"),
             dataset=(env.get("DATASET") or "").strip() or None,
             spark_master=env.get("SPARK_MASTER") or "local[*]",
-            spark_driver_memory=env.get("SPARK_DRIVER_MEMORY") or "4g",
+            spark_driver_memory=env.get("SPARK_DRIVER_MEMORY") or default_driver_memory(),
             imdb=env_choice(env, "IMDB", ("on", "off")) == "on",
             imdb_min_votes=env_int(env, "IMDB_MIN_VOTES", 5000),
             movielens_base_url=env.get("MOVIELENS_BASE_URL") or DEFAULT_MOVIELENS_BASE_URL,

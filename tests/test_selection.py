@@ -7,6 +7,7 @@ import pytest
 from recommender import fetch
 from recommender.download import probe
 from recommender.selection import GIB, choose_dataset, total_memory
+from recommender.settings import default_driver_memory
 from tests.httpserver import FileServer, closed_port_url
 
 
@@ -95,3 +96,9 @@ def test_a_container_limit_counts_as_the_memory(tmp_path, limit, expected):
     cgroup.write_text(limit)
     physical = total_memory(tmp_path / "absent")
     assert total_memory(cgroup) == (expected or physical)
+
+
+@pytest.mark.parametrize(("memory", "heap"), [(2 * GIB, "2g"), (8 * GIB, "4g"), (24 * GIB, "8g"),
+                                              (256 * GIB, "8g")])
+def test_the_driver_heap_follows_the_memory(memory, heap):
+    assert default_driver_memory(memory) == heap
