@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import http.client
 import os
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -25,6 +26,7 @@ from tqdm import tqdm
 from recommender.errors import ChecksumMismatch, DownloadError, OfflineError
 
 CHUNK = 1 << 20
+BIG = 10 << 20  # bytes: smaller files download too fast to need progress lines
 USER_AGENT = "movie-recommender-bot/0.1 (+https://github.com/)"
 
 
@@ -124,6 +126,32 @@ def download(
     raise last_error
 
 
+class _Lines:
+    """Progress where no bar can be drawn (a log, a pipe): a line at each quarter."""
+
+    def __init__(self, name: str, total: int | None, have: int) -> None:
+        self.name, self.total, self.seen = name, total, have
+        self.said = have * 4 // total if total else 0
+
+    def update(self, n: int) -> None:
+        self.seen += n
+        quarter = self.seen * 4 // self.total if self.total else 0
+        if quarter > self.said:
+            self.said = quarter
+            print(f"  {self.name}: {quarter * 25}% of {self.total / 1e6:,.0f} MB", flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(name: str, total: int | None, have: int, wanted: bool) -> tqdm | _Lines:
+    """A progress bar in a terminal, else a line per quarter (only with a known size)."""
+    if wanted and not sys.stderr.isatty() and total and total >= BIG:
+        return _Lines(name, total, have)
+    return tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
+                desc=name, disable=None if wanted else True, leave=False)
+
+
 class _Truncated(Exception):
     """The connection closed before Content-Length bytes arrived."""
 
@@ -151,9 +179,7 @@ def _transfer(url: str, part: Path, *, timeout: float, progress: bool) -> None:
         length = response.headers.get("Content-Length")
         total = have + int(length) if length is not None else None
         received = have
-        bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
-                   desc=part.name.removesuffix(".part"), disable=None if progress else True,
-                   leave=False)
+        bar = _progress(part.name.removesuffix(".part"), total, have, progress)
         try:
             with part.open(mode) as out:
                 while True:

@@ -86,3 +86,12 @@ def test_gzip_verifier_streams_and_rejects_truncated_files(tmp_path):
     bad.write_bytes(good.read_bytes()[:-20])
     with pytest.raises(ChecksumMismatch, match="gzip"):
         expect_gzip(bad)
+
+
+def test_without_a_terminal_progress_is_a_line_per_quarter(tmp_path, capsys):
+    body = bytes(range(256)) * (12 << 12)  # 12 MiB
+    with FileServer() as server:
+        server.files["/big.bin"] = body
+        download(f"{server.url}/big.bin", tmp_path / "big.bin", sleep=lambda _s: None)
+    lines = [x for x in capsys.readouterr().out.splitlines() if "big.bin" in x]
+    assert lines == [f"  big.bin: {q}% of 13 MB" for q in (25, 50, 75, 100)]
