@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from recommender.datasets import IMDB_FILES
+from recommender.settings import GIB, total_memory
 from tests import datafiles
 from tests.httpserver import FileServer, closed_port_url
 
@@ -64,3 +66,29 @@ def test_a_fresh_make_run_brings_in_tv_series_and_a_second_does_nothing(tmp_path
         assert "nothing to train" in second.stdout
         assert "Starting Spark" not in second.stderr
         assert len(imdb.requests) == fetched  # nothing downloaded again
+
+
+def test_with_both_mirrors_up_the_first_run_builds_the_current_catalogue(tmp_path):
+    """GroupLens and IMDb mirrors on 127.0.0.1 serving the official file names: the run
+    picks the newest MovieLens the machine can train on and joins IMDb."""
+    expected = "ml-32m" if total_memory() >= 14 * GIB else "ml-latest-small"
+    mirror = datafiles.imdb_files(tmp_path / "imdb-mirror")
+    with FileServer() as grouplens, FileServer() as imdb:
+        for name in ("ml-32m", "ml-latest-small"):
+            body = datafiles.csv_zip(tmp_path / f"{name}.zip", top=name).read_bytes()
+            grouplens.files[f"/{name}.zip"] = body
+            grouplens.files[f"/{name}.zip.md5"] = f"{datafiles.md5_of(body)}  {name}.zip".encode()
+        for name in IMDB_FILES:
+            imdb.files[f"/{name}"] = (mirror / name).read_bytes()
+        env = {**os.environ, "MOVIELENS_BASE_URL": grouplens.url, "IMDB_BASE_URL": imdb.url,
+               "DATA_DIR": str(tmp_path / "data"), "MODELS_DIR": str(tmp_path / "models"),
+               "SPARK_DRIVER_MEMORY": "1g", "PYTHONPATH": str(ROOT)}
+        env.pop("DATASET", None)
+        env.pop("IMDB", None)
+        done = subprocess.run([sys.executable, "-m", "recommender", "data", "prepare"],
+                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert f"Data set: {expected} (the newest MovieLens this machine can train on" in done.stdout
+    assert "TV shows: 3" in done.stdout
+    assert "IMDb: 2 movies linked to IMDb" in done.stdout  # the two links.csv ids IMDb has
+    assert [p for p, _ in grouplens.requests if p.endswith(".zip")][-1] == f"/{expected}.zip"
