@@ -28,11 +28,14 @@ which is what ``because`` reports. The scorers:
 * :class:`PopularityScorer`: the damped mean rating, for people we know nothing about.
 
 :class:`ServingRule` picks the collaborative scorer (``ServingConfig``) and
-:func:`with_content` fills in the items without factors.
+:func:`with_content` fills in the items without factors. Items whose factors were
+predicted from content at training time (:mod:`recommender.content`) are scored by the
+collaborative scorers like any other, and reported with source "content".
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -268,7 +271,8 @@ class FoldInScorer(FactorScorer):
         self.alpha, self.reg_param = alpha, reg_param
         self.like_strength, self.neutral_strength = map(
             float, strength(scheme, np.array([5.0, 3.0])))
-        y = catalogue.factors[catalogue.has_factors].astype(np.float64)
+        # Spark's YᵀY runs over the items it trained: content-predicted rows stay out.
+        y = catalogue.factors[catalogue.trained].astype(np.float64)
         self.yty = y.T @ y  # once per model: every fold-in's shared term
 
     def _system(self, rows: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray,
@@ -514,6 +518,16 @@ class ServingRule:
         return scorer.score(taste), scorer.relative
 
 
+def from_content(scores: Scores, predicted: np.ndarray) -> Scores:
+    """``scores`` with the rows whose factors were predicted from content (``predicted``)
+    reported as "content": same values and shares, only the source differs."""
+    if not predicted.any():
+        return scores
+    relabelled = copy.copy(scores)
+    relabelled.source = "content"
+    return Blend(scores, relabelled, np.zeros(0, dtype=np.int64), predicted)
+
+
 def with_content(collaborative: Scores, relative: bool, best: float, content: ContentScorer,
                  taste: Taste, unrated: np.ndarray, out: np.ndarray | None = None) -> Scores:
     """Collaborative scores with the ``unrated`` rows (no factors) scored on content.
@@ -529,6 +543,7 @@ def with_content(collaborative: Scores, relative: bool, best: float, content: Co
     else:
         primary = collaborative if out is None else collaborative.rescaled(out=out)
         scale = CONTENT_WEIGHT * top
+    primary = from_content(primary, content.catalogue.predicted)
     if len(unrated) == 0:
         return primary
     found = content.score(taste, unrated, times=scale)
