@@ -15,7 +15,8 @@ which is what ``because`` reports. The scorers:
   for a like, the scheme's neutral/like ratio for a neutral rating and -dislike_weight for
   a dislike, M and M′ the largest absolute value of each sum (so a user's best neighbour
   scores about 1 whoever they are), b = ``cooccurrence_weight`` and p_j the popularity
-  relative to the most rated item. One dense and one sparse matrix-vector product.
+  relative to the most rated item (for an item with content-predicted factors, which has no
+  cosines, the first term at full weight). One dense and one sparse matrix-vector product.
 * :class:`FoldInScorer`: the user vector Spark's implicit ALS would train for this user,
   the solution of the regularised normal equations (with c_i = alpha·|r_i| and n⁺ the
   number of positive entries; Spark scales regParam by it; YᵀY is computed once)
@@ -322,6 +323,9 @@ class FoldInScorer(FactorScorer):
 # ----- the neighbourhood ----------------------------------------------------------------
 
 
+_NO_ROWS = np.zeros(0, dtype=np.int64)
+
+
 class _Neighbours:
     """One request's rated items: v = Σ_i w_i·y_i, and c = Σ_i w_i·S_i over the like
     cosines S (when the model publishes them and the config blends them in)."""
@@ -344,19 +348,28 @@ class _Neighbours:
         values = np.asarray(raw, dtype=np.float64)
         scale = float(max(values.max(), -values.min()))
         factor_part = (1.0 - self.blend) / scale if scale > 0 else 0.0
+        # Rows with content-predicted factors have no like cosines (nobody liked them yet),
+        # so their cosine term is imputed by their factor term: the factor part at full
+        # weight. Otherwise the blend would cap them at 1 - b of any film's score.
+        predicted = self.scorer.predicted_rows if self.blend > 0 else _NO_ROWS
+        full_part = 1.0 / scale if scale > 0 else 0.0
+        imputed = values[predicted] * full_part
         values *= factor_part
         link_part = 0.0
         if self.linked is not None:
             top = float(np.abs(self.linked).max())
             link_part = self.blend / top if top > 0 else 0.0
             values += link_part * self.linked
+        values[predicted] = imputed
         values += self.scorer.prior
         y = self.scorer.catalogue.factors
         cosines = self.scorer.cosines
+        is_predicted = self.scorer.catalogue.predicted
 
         def share_matrix(rows: np.ndarray) -> np.ndarray:
             sims = y[rows].astype(np.float64) @ y[self.rows].astype(np.float64).T
-            shares = sims * (self.weights * factor_part)
+            parts = np.where(is_predicted[rows] & (self.blend > 0), full_part, factor_part)
+            shares = sims * self.weights * parts[:, None]
             if link_part:
                 linked = cosines.block(self.rows, rows).T
                 shares += linked * (self.weights * link_part)
@@ -380,6 +393,7 @@ class NeighbourScorer(FactorScorer):
         most = catalogue.popularity.max(initial=0.0)
         relative = catalogue.popularity / most if most > 0 else np.zeros(len(catalogue))
         self.prior = popularity_weight * relative  # β·p_j, once per model
+        self.predicted_rows = np.flatnonzero(catalogue.predicted)
 
     def prepare(self, taste: Taste) -> _Neighbours | None:
         has = self.catalogue.has_factors
