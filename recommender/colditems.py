@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from recommender.config import ServingConfig
+from recommender.content import RIDGES as CONTENT_RIDGES
 from recommender.content import (
     ContentFactors,
     ContentParams,
@@ -62,7 +63,7 @@ SPECS = {
     "genres+year": FeatureSpec(kind=False, runtime=False, imdb=False, crew=False),
     "all": FeatureSpec(),
 }
-RIDGES = (0.1, 1.0, 10.0, 100.0, 1000.0)
+RIDGES: tuple[float | str, ...] = (*CONTENT_RIDGES, "auto")
 SCALES: tuple[str | float, ...] = (1.0, "norm", 1.5, 2.0, 3.0)
 
 
@@ -213,10 +214,10 @@ def choose(setting: Setting, dataset: str, say) -> Iterator[dict | ContentParams
     for name, spec in SPECS.items():
         for ridge in RIDGES:
             params = ContentParams(spec, ridge, 1.0)  # rescaling cannot reorder cold films
-            found = _metrics(*setting.hidden_only(setting.model(setting.content(params)),
-                                                  "validation"))
+            content = setting.content(params)
+            found = _metrics(*setting.hidden_only(setting.model(content), "validation"))
             yield _line(PROTOCOL, dataset, "content-factors", found, split="validation",
-                        features=name, ridge=ridge)
+                        features=name, ridge=ridge, ridge_used=content.info["ridge_used"])
             if best is None or found[f"ndcg@{K}"] > best[0]:
                 best = (found[f"ndcg@{K}"], params)
     assert best is not None
@@ -224,10 +225,12 @@ def choose(setting: Setting, dataset: str, say) -> Iterator[dict | ContentParams
     chosen: tuple[float, ContentParams] | None = None
     for scale in SCALES:
         params = replace(best[1], scale=scale)
-        ranked, relevant = setting.mixed(setting.model(setting.content(params)), "validation")
+        content = setting.content(params)
+        ranked, relevant = setting.mixed(setting.model(content), "validation")
         found = _metrics(ranked, relevant)
         yield _line(PROTOCOL, dataset, "content-factors", found, split="validation",
                     ranking="mixed", ridge=params.ridge, scale=scale,
+                    scale_used=content.info["scale_used"],
                     **mixed_shares(ranked, relevant, setting.split.halves["validation"]))
         if chosen is None or found[f"ndcg@{K}"] > chosen[0]:
             chosen = (found[f"ndcg@{K}"], params)
@@ -239,17 +242,28 @@ def _spec_name(spec: FeatureSpec) -> str:
     return next((name for name, s in SPECS.items() if s == spec), "custom")
 
 
+def _described(params: ContentParams, content: ContentFactors) -> dict:
+    return {"features": _spec_name(params.features), "ridge": params.ridge,
+            "ridge_used": content.info.get("ridge_used"), "scale": params.scale,
+            "scale_used": content.info.get("scale_used")}
+
+
 def final_lines(setting: Setting, params: ContentParams, dataset: str) -> Iterator[dict]:
-    """The test half: ours with the chosen params, today's rule and the baselines."""
-    content = setting.content(params)
-    ours, today = setting.model(content), setting.model(None)
-    chosen = {"features": _spec_name(params.features), "ridge": params.ridge,
-              "scale": params.scale, "scale_used": content.info.get("scale_used"),
-              "features_informative": informative_groups(setting.items)}
+    """The test half: ours with the validation's params and with the defaults training
+    publishes (when they differ), today's rule and the baselines."""
+    chosen = setting.content(params)
+    models = [("content-factors", setting.model(chosen), _described(params, chosen))]
+    if params != ContentParams():
+        default = setting.content(ContentParams())
+        models.append(("content-factors-default", setting.model(default),
+                       _described(ContentParams(), default)))
+    models.append(("content-rule", setting.model(None), {}))
     films = setting.split.halves["test"]
-    for model, rec, extra in (("content-factors", ours, chosen), ("content-rule", today, {})):
+    informative = informative_groups(setting.items)
+    for model, rec, extra in models:
         yield _line(PROTOCOL, dataset, model, _metrics(*setting.hidden_only(rec, "test")),
-                    split="test", hidden_films=len(films), **extra)
+                    split="test", hidden_films=len(films), features_informative=informative,
+                    **extra)
     relevant = liked_sets(setting.split.hidden, films)
     counts = {int(i): n for i, n in zip(*np.unique(setting.split.hidden.items,
                                                      return_counts=True), strict=True)}
@@ -259,10 +273,10 @@ def final_lines(setting: Setting, params: ContentParams, dataset: str) -> Iterat
                 note="true rating counts of the hidden films: unknowable for a cold item")
     yield _line(PROTOCOL, dataset, "random",
                 _metrics(rank_random(films, sorted(relevant), SEED), relevant), split="test")
-    for model, rec in (("content-factors", ours), ("content-rule", today)):
+    for model, rec, extra in models:
         ranked, mixed_relevant = setting.mixed(rec, "test")
         yield _line(PROTOCOL, dataset, model, _metrics(ranked, mixed_relevant), split="test",
-                    ranking="mixed", **mixed_shares(ranked, mixed_relevant, films))
+                    ranking="mixed", **mixed_shares(ranked, mixed_relevant, films), **extra)
 
 
 def cold_items_protocol(spark: SparkSession, data: Ratings, params: TrainParams,
