@@ -209,7 +209,8 @@ def _metrics(ranked: dict, relevant: dict) -> dict:
 
 
 def choose(setting: Setting, dataset: str, say) -> Iterator[dict | ContentParams]:
-    """Validation lines for every candidate, then (last) the chosen ContentParams."""
+    """Validation lines for every candidate, then the chosen ContentParams: by nDCG@10,
+    then with the scale that matches the hidden films' share of the likes."""
     best: tuple[float, ContentParams] | None = None
     for name, spec in SPECS.items():
         for ridge in RIDGES:
@@ -218,24 +219,29 @@ def choose(setting: Setting, dataset: str, say) -> Iterator[dict | ContentParams
             found = _metrics(*setting.hidden_only(setting.model(content), "validation"))
             yield _line(PROTOCOL, dataset, "content-factors", found, split="validation",
                         features=name, ridge=ridge, ridge_used=content.info["ridge_used"])
-            if best is None or found[f"ndcg@{K}"] > best[0]:
-                best = (found[f"ndcg@{K}"], params)
+            if best is None or found.get(f"ndcg@{K}", 0.0) > best[0]:
+                best = (found.get(f"ndcg@{K}", 0.0), params)
     assert best is not None
     say(f"cold-items: validation chose {best[1].features} ridge {best[1].ridge}")
     chosen: tuple[float, ContentParams] | None = None
+    shares: dict[str | float, float] = {}
     for scale in SCALES:
         params = replace(best[1], scale=scale)
         content = setting.content(params)
         ranked, relevant = setting.mixed(setting.model(content), "validation")
         found = _metrics(ranked, relevant)
+        share = mixed_shares(ranked, relevant, setting.split.halves["validation"])
+        shares[scale] = abs(share["hidden_share_top10"] - share["hidden_share_likes"])
         yield _line(PROTOCOL, dataset, "content-factors", found, split="validation",
                     ranking="mixed", ridge=params.ridge, scale=scale,
-                    scale_used=content.info["scale_used"],
-                    **mixed_shares(ranked, relevant, setting.split.halves["validation"]))
-        if chosen is None or found[f"ndcg@{K}"] > chosen[0]:
-            chosen = (found[f"ndcg@{K}"], params)
+                    scale_used=content.info["scale_used"], **share)
+        if chosen is None or found.get(f"ndcg@{K}", 0.0) > chosen[0]:
+            chosen = (found.get(f"ndcg@{K}", 0.0), params)
     assert chosen is not None
     yield chosen[1]
+    # The scale whose share of hidden films in the top 10 comes closest to their share of
+    # the likes: what it would cost to show cold items as often as people like them.
+    yield replace(best[1], scale=min(shares, key=shares.__getitem__))
 
 
 def _spec_name(spec: FeatureSpec) -> str:
@@ -248,9 +254,11 @@ def _described(params: ContentParams, content: ContentFactors) -> dict:
             "scale_used": content.info.get("scale_used")}
 
 
-def final_lines(setting: Setting, params: ContentParams, dataset: str) -> Iterator[dict]:
+def final_lines(setting: Setting, params: ContentParams, dataset: str,
+                matched: ContentParams | None = None) -> Iterator[dict]:
     """The test half: ours with the validation's params and with the defaults training
-    publishes (when they differ), today's rule and the baselines."""
+    publishes (when they differ), today's rule and the baselines; in the mixed ranking
+    also ours rescaled to show hidden films as often as they are liked (``matched``)."""
     chosen = setting.content(params)
     models = [("content-factors", setting.model(chosen), _described(params, chosen))]
     if params != ContentParams():
@@ -273,6 +281,10 @@ def final_lines(setting: Setting, params: ContentParams, dataset: str) -> Iterat
                 note="true rating counts of the hidden films: unknowable for a cold item")
     yield _line(PROTOCOL, dataset, "random",
                 _metrics(rank_random(films, sorted(relevant), SEED), relevant), split="test")
+    if matched is not None and matched != params:
+        content = setting.content(matched)
+        models.append(("content-factors-share-matched", setting.model(content),
+                       _described(matched, content)))
     for model, rec, extra in models:
         ranked, mixed_relevant = setting.mixed(rec, "test")
         yield _line(PROTOCOL, dataset, model, _metrics(ranked, mixed_relevant), split="test",
@@ -285,14 +297,14 @@ def cold_items_protocol(spark: SparkSession, data: Ratings, params: TrainParams,
     """Hidden films ranked from content (see the module docstring); one JSON line per
     result, validation lines first. ``items``: the catalogue's metadata (default: the
     processed items of ``Settings.from_env()``)."""
+    split = cold_items_split(data)
+    if min(map(len, split.halves.values())) == 0:
+        say(f"cold-items: too few films have {MIN_RATINGS}+ ratings; nothing to hide")
+        return
     if items is None:
         from recommender.settings import Settings
 
         items = load_items(Settings.from_env().processed_dir)
-    split = cold_items_split(data)
-    if len(split.halves["test"]) == 0:
-        say(f"cold-items: no film has {MIN_RATINGS}+ ratings; nothing to hide")
-        return
     say(f"cold-items protocol: {sum(map(len, split.halves.values()))} films hidden "
         f"({len(split.hidden):,} ratings), {len(split.train):,} training ratings, "
         f"{len(split.kept_back):,} kept back")
@@ -300,12 +312,11 @@ def cold_items_protocol(spark: SparkSession, data: Ratings, params: TrainParams,
     fit = fit_arrays(spark, split.train.users, split.train.items, split.train.ratings, params)
     setting = Setting(split, list(items), fit, params, serving or ServingConfig(),
                       Histories(split.train))
-    chosen = None
+    chosen: list[ContentParams] = []
     for found in choose(setting, dataset, say):
         if isinstance(found, ContentParams):
-            chosen = found
+            chosen.append(found)
         else:
             yield found
-    assert chosen is not None
-    for line in final_lines(setting, chosen, dataset):
+    for line in final_lines(setting, chosen[0], dataset, chosen[1]):
         yield {**line, "seconds": round(time.monotonic() - started, 1)}
