@@ -3,7 +3,9 @@
 ``fit_als`` is the one place that runs Spark's ALS; ``train`` fits it on every
 processed rating, plus the bot's ratings when it is handed them (:class:`BotRatings`;
 reading them from the bot's database is ``jobs.bot_data``'s business), and publishes
-``models/<version>``; evaluation and tuning call ``fit_als`` on their own splits.
+``models/<version>``; evaluation and tuning call ``fit_als`` on their own splits. Items the
+fit has no factors for (IMDb TV shows, films nobody rated) get factors predicted from their
+content (:mod:`recommender.content`), published beside the trained ones.
 """
 
 from __future__ import annotations
