@@ -17,6 +17,7 @@ from recommender.content import (
     predict_factors,
 )
 from recommender.errors import ModelError
+from recommender.neighbours import Neighbours
 from recommender.scorers import CONTENT_WEIGHT
 from recommender.serve import Recommender
 
@@ -155,10 +156,21 @@ def test_explain_and_similar_say_content_for_predicted_rows():
         (2, "collaborative"), (100000007, "content")]
 
 
-def test_shares_of_predicted_rows_still_add_up_to_the_score():
-    rec = served(predicted(), ServingConfig(cooccurrence_weight=0.8, popularity_weight=0.25))
+def test_predicted_rows_take_the_factor_part_at_full_weight_and_shares_add_up():
+    blend = ServingConfig(cooccurrence_weight=0.8, popularity_weight=0.25, fold_in_from=0)
+    films = np.array(list(FILMS))
+    links = Neighbours.from_triples(np.array([1, 2, 3, 4]), np.array([2, 1, 4, 3]),
+                                    np.array([0.5, 0.5, 0.4, 0.4]), films)
+    rec = Recommender(item_ids=films, item_factors=np.array(list(FILMS.values()), np.float32),
+                      popularity=np.array([50, 40, 30, 20]),
+                      mean_rating=np.full(4, 4.0, np.float32), items=ITEMS, params=PARAMS,
+                      serving=blend, neighbours=links, content=predicted())
     taste = rec.catalogue.taste([1, 3])
     scores = rec.rule.neighbours.score(taste)
+    # v = y_1 + y_3 = (1, 1, 0); M = 1 (films 1 to 4 all score 1). Star Trek: 0.3 at full
+    # weight, where a film with that factor score and no cosines would get 0.2·0.3.
+    assert scores.values[rec.row[100000007]] == pytest.approx(0.3)
+    assert scores.values[rec.row[2]] == pytest.approx(0.2 * 1.0 + 0.8 * 0.5 / 0.5 + 0.2)
     rows = np.arange(len(rec.catalogue))
     total = np.array([sum(v for _, v in line) for line in scores.shares(rows)])
     np.testing.assert_allclose(total + scores.remainder(rows), scores.values, atol=1e-9)
