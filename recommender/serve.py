@@ -66,7 +66,7 @@ class GroupPick:
 _CATALOGUE = frozenset({
     "ids", "row", "titles", "years", "kinds", "genre_lists", "alt_titles", "imdb_rating",
     "imdb_votes", "factors", "has_factors", "popularity", "mean_rating", "unit_factors",
-    "genre_names", "genre_matrix", "unit_genres", "quality", "trained", "predicted"})
+    "genre_names", "genre_matrix", "unit_genres", "quality"})
 
 
 class Recommender:
