@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recommender.content import ContentFactors
 from recommender.errors import ModelError
 from recommender.fsutil import staging_dir
 from recommender.neighbours import Neighbours
@@ -28,6 +29,9 @@ POPULARITY = "popularity.npy"
 MEAN_RATING = "mean_rating.npy"
 ITEMS_JSONL = "items.jsonl"
 NEIGHBOURS = "neighbours.npz"  # optional: item-item like cosines (recommender/neighbours.py)
+# Optional: factors predicted from content for items without trained ones
+# (recommender/content.py); a model without it serves them with the content rule.
+CONTENT_FACTORS = "content_factors.npz"
 
 
 def new_version(now: datetime | None = None) -> str:
@@ -47,7 +51,8 @@ def current_dir(models_dir: Path) -> Path | None:
 def write_artifact(models_dir: Path, *, item_ids: np.ndarray, item_factors: np.ndarray,
                    popularity: np.ndarray, mean_rating: np.ndarray, items: list[dict],
                    meta: dict, version: str | None = None, publish: bool = True,
-                   neighbours: Neighbours | None = None) -> Path:
+                   neighbours: Neighbours | None = None,
+                   content: ContentFactors | None = None) -> Path:
     """Write one model and (unless ``publish`` is false) point ``current`` at it."""
     n = len(item_ids)
     if item_factors.shape[0] != n or popularity.shape[0] != n or mean_rating.shape[0] != n:
@@ -71,6 +76,10 @@ def write_artifact(models_dir: Path, *, item_ids: np.ndarray, item_factors: np.n
         if neighbours is not None:
             np.savez(staging / NEIGHBOURS, item_ids=neighbours.item_ids,
                      indptr=neighbours.indptr, ids=neighbours.ids, sims=neighbours.sims)
+        if content is not None and len(content.item_ids):
+            np.savez(staging / CONTENT_FACTORS, item_ids=content.item_ids.astype(np.int64),
+                     factors=content.factors.astype(np.float32))
+            meta = {**meta, "content": content.info}
         with (staging / ITEMS_JSONL).open("w", encoding="utf-8") as out:
             for item in items:
                 out.write(json.dumps(item, ensure_ascii=False) + "\n")
@@ -169,10 +178,35 @@ def read_artifact(folder: Path) -> dict:
     if meta.get("rank") != factors.shape[1]:
         raise fail(f"model.json says rank {meta.get('rank')}, factors have {factors.shape[1]}")
     neighbours = _read_neighbours(folder, ids, fail)
+    content = _read_content(folder, ids, factors.shape[1], meta, fail)
     return {"item_ids": ids, "item_factors": factors, "popularity": popularity,
             "mean_rating": mean_rating, "items": items, "params": meta.get("params", {}),
             "version": str(meta.get("version", folder.name)), "meta": meta,
-            "neighbours": neighbours}
+            "neighbours": neighbours, "content": content}
+
+
+def _read_content(folder: Path, ids: np.ndarray, rank: int, meta: dict,
+                  fail) -> ContentFactors | None:
+    """The content-predicted factors (None for a model written before they existed)."""
+    path = folder / CONTENT_FACTORS
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            found = ContentFactors(saved["item_ids"], saved["factors"], meta.get("content", {}))
+    except (OSError, ValueError, KeyError) as exc:
+        raise fail(f"{CONTENT_FACTORS}: {type(exc).__name__}: {exc}") from None
+    item_ids, factors = found.item_ids, found.factors
+    if item_ids.dtype.kind != "i" or len(np.unique(item_ids)) != len(item_ids):
+        raise fail(f"{CONTENT_FACTORS}: item ids are not unique integers")
+    if factors.dtype != np.float32 or factors.shape != (len(item_ids), rank):
+        raise fail(f"{CONTENT_FACTORS}: factors are {factors.dtype} {factors.shape}, expected "
+                   f"float32 ({len(item_ids)}, {rank})")
+    if not np.isfinite(factors).all():
+        raise fail(f"{CONTENT_FACTORS}: factors contain NaN or infinity")
+    if np.isin(item_ids, ids).any():
+        raise fail(f"{CONTENT_FACTORS} predicts items that have trained factors")
+    return found
 
 
 def _read_neighbours(folder: Path, ids: np.ndarray, fail) -> Neighbours | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from recommender.content import ContentFactors
 from recommender.neighbours import LinkRows, Neighbours
 
 # Cold start: items are ranked by a damped mean rating, the mean pulled towards the
@@ -45,7 +46,8 @@ class Catalogue:
 
     def __init__(self, item_ids: np.ndarray, item_factors: np.ndarray,
                  popularity: np.ndarray, mean_rating: np.ndarray,
-                 items: Sequence[dict], neighbours: Neighbours | None = None) -> None:
+                 items: Sequence[dict], neighbours: Neighbours | None = None,
+                 content: ContentFactors | None = None) -> None:
         meta = {int(m["item_id"]): m for m in items}
         for item_id in item_ids.tolist():
             meta.setdefault(int(item_id), {"item_id": int(item_id), "title": str(item_id)})
@@ -53,6 +55,7 @@ class Catalogue:
         self.row = {int(i): r for r, i in enumerate(self.ids)}
         self._describe([meta[int(i)] for i in self.ids])
         self._place_factors(item_ids, item_factors, popularity, mean_rating)
+        self._place_predicted(content)
         self._index_genres()
         self.quality = self._quality()
         self.like_neighbours = self._place_neighbours(neighbours)
@@ -74,6 +77,9 @@ class Catalogue:
         self.imdb_ids = [_imdb_id(m.get("imdb_id")) for m in rows]
         self.imdb_rating = np.array([number(m, "imdb_rating") for m in rows], dtype=np.float64)
         self.imdb_votes = np.array([m.get("imdb_votes") or 0 for m in rows], dtype=np.float64)
+        # IMDb nconst ids; empty for items without IMDb data and for older processed data.
+        self.directors = [tuple(m.get("directors") or ()) for m in rows]
+        self.writers = [tuple(m.get("writers") or ()) for m in rows]
 
     def _place_factors(self, item_ids: np.ndarray, item_factors: np.ndarray,
                        popularity: np.ndarray, mean_rating: np.ndarray) -> None:
@@ -89,6 +95,20 @@ class Catalogue:
         self.has_factors[where] = True
         self.popularity[where] = popularity
         self.mean_rating[where] = mean_rating
+        self.trained = self.has_factors.copy()
+        self.predicted = np.zeros(n, dtype=bool)
+
+    def _place_predicted(self, content: ContentFactors | None) -> None:
+        """Content-predicted factors (recommender/content.py) for rows without trained
+        ones: they then count as having factors, and ``predicted`` marks them so their
+        picks can say they come from content."""
+        if content is not None and len(content.item_ids):
+            rows = np.array([self.row.get(int(i), -1) for i in content.item_ids])
+            ok = rows >= 0
+            ok[ok] = ~self.trained[rows[ok]]  # a trained factor always wins
+            self.factors[rows[ok]] = content.factors[ok]
+            self.predicted[rows[ok]] = True
+            self.has_factors = self.trained | self.predicted
         norms = np.linalg.norm(self.factors, axis=1)
         self.unit_factors = self.factors / np.where(norms > 0, norms, 1)[:, None]
 

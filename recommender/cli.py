@@ -60,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "('python -m jobs train' adds the bot's ratings)"))
 
     evaluate = commands.add_parser("evaluate", help="offline evaluation, JSON lines")
-    evaluate.add_argument("--protocol", choices=["recommenders", "cold-start", "new-user", "all"],
-                          default="all")
+    evaluate.add_argument("--protocol", default="all", choices=[
+        "recommenders", "cold-start", "new-user", "cold-items", "all"])
     evaluate.add_argument("--users", type=int, default=None,
                           help="new-user protocol: test users held out (default 150; as many "
                                "again are held out for validation)")

@@ -43,7 +43,10 @@ RECBOLE_WHEEL_SHA256 = "9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d
 RECBOLE_ML100K_DIR = "recbole/dataset_example/ml-100k/"
 RECBOLE_ML100K_FILES = ("ml-100k.inter", "ml-100k.item", "ml-100k.user")
 
-IMDB_FILES = ("title.basics.tsv.gz", "title.ratings.tsv.gz")
+# title.crew: tconst, directors, writers (comma-separated nconst ids, \N for none); the
+# content model (recommender/content.py) learns from the people credited on 2+ items.
+IMDB_FILES = ("title.basics.tsv.gz", "title.ratings.tsv.gz", "title.crew.tsv.gz")
+IMDB_CREW = "title.crew.tsv.gz"
 IMDB_DIR = "imdb"
 
 # IMDb TV shows that MovieLens lacks get ids in their own range: base + the number in

@@ -1,5 +1,6 @@
 """Offline evaluation: the Microsoft Recommenders protocol and the cold-start protocol
-(the new-user protocol lives in :mod:`recommender.newuser`).
+(the new-user protocol lives in :mod:`recommender.newuser`, the cold-items protocol, films
+nobody rated, in :mod:`recommender.colditems`).
 
 Models are trained by Spark (``fit_arrays``) and served by numpy exactly as the bot
 serves them (``Recommender.recommend`` with the serving config); the exact fold-in of
@@ -268,10 +269,11 @@ def cold_start_protocol(spark: SparkSession, data: Ratings, params: TrainParams,
 
 def protocols() -> dict[str, Callable[..., Iterator[dict]]]:
     """Every protocol by name (the new-user protocol lives in its own module)."""
+    from recommender.colditems import cold_items_protocol
     from recommender.newuser import new_user_protocol
 
     return {"recommenders": recommenders_protocol, "cold-start": cold_start_protocol,
-            "new-user": new_user_protocol}
+            "new-user": new_user_protocol, "cold-items": cold_items_protocol}
 
 
 def write_results(lines: list[dict], folder: Path, protocol: str) -> Path:

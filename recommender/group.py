@@ -182,6 +182,6 @@ def recommend_group(rule: ServingRule, tastes: Sequence[Taste], allowed: np.ndar
         row=r, score=float(group[r]),
         because=interleave([reasons[i].get(r, ()) for i in whom[r] if i in reasons],
                            GROUP_BECAUSE),
-        source=source_of(members, whom[r], bool(cat.has_factors[r])), for_whom=whom[r],
+        source=source_of(members, whom[r], bool(cat.trained[r])), for_whom=whom[r],
         member_scores=tuple(round(float(members.matrix[i, r]), 6) for i in range(len(tastes))))
         for r in chosen]

@@ -1,7 +1,8 @@
 """Spark ingest: raw MovieLens (+ IMDb) files into the canonical Parquet tables.
 
 ``items``: item_id, title, year, genres, kind, imdb_id, imdb_rating, imdb_votes,
-runtime_minutes, popularity, alt_titles. ``ratings``: user_id, item_id, rating, ts,
+runtime_minutes, popularity, alt_titles, directors, writers (IMDb nconst ids; empty
+without IMDb's title.crew). ``ratings``: user_id, item_id, rating, ts,
 source. Bad rows are counted by reason and reported, never silently dropped.
 Output goes to ``data/processed/`` through a temporary folder and a rename.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recommender.datasets import (
+    IMDB_CREW,
     IMDB_DIR,
     MOVIE_TITLE_TYPES,
     OFFLINE_DATASET,
@@ -161,7 +163,8 @@ def ingest(spark: SparkSession, settings: Settings, *, dataset: str | None = Non
 
 
 ITEM_COLUMNS = ("item_id", "title", "year", "genres", "kind", "imdb_id", "imdb_rating",
-                "imdb_votes", "runtime_minutes", "popularity", "alt_titles")
+                "imdb_votes", "runtime_minutes", "popularity", "alt_titles", "directors",
+                "writers")
 
 
 def _title_udf():
@@ -306,7 +309,9 @@ def _without_imdb(items: DataFrame) -> DataFrame:
 
     return (items.withColumn("imdb_rating", F.lit(None).cast("float"))
             .withColumn("imdb_votes", F.lit(None).cast("int"))
-            .withColumn("runtime_minutes", F.lit(None).cast("int")))
+            .withColumn("runtime_minutes", F.lit(None).cast("int"))
+            .withColumn("directors", F.array().cast("array<string>"))
+            .withColumn("writers", F.array().cast("array<string>")))
 
 
 def read_imdb(spark: SparkSession, imdb_dir: Path) -> tuple[DataFrame, DataFrame]:
@@ -328,6 +333,37 @@ def read_imdb(spark: SparkSession, imdb_dir: Path) -> tuple[DataFrame, DataFrame
         F.col("numVotes").try_cast("int").alias("imdb_votes"),
     )
     return basics, ratings
+
+
+def read_crew(spark: SparkSession, imdb_dir: Path) -> DataFrame | None:
+    """IMDb's title.crew as tconst, directors, writers (arrays of nconst ids, empty for
+    ``\\N``); None when the file is missing (IMDb fetched before it was added)."""
+    from pyspark.sql import functions as F
+
+    path = imdb_dir / IMDB_CREW
+    if not path.is_file():
+        return None
+    crew = (spark.read.option("sep", "\t").option("header", "true").option("quote", "")
+            .option("nullValue", "\\N").csv(str(path)))
+
+    def people(column: str):
+        # A missing list is empty, never null: the content model reads both the same way.
+        return F.filter(F.split(F.coalesce(column, F.lit("")), ","), lambda x: x != "")
+
+    return crew.select("tconst", people("directors").alias("directors"),
+                       people("writers").alias("writers"))
+
+
+def _with_crew(frame: DataFrame, crew: DataFrame | None, key: str) -> DataFrame:
+    """``frame`` plus directors and writers (empty arrays where IMDb lists none)."""
+    from pyspark.sql import functions as F
+
+    empty = F.array().cast("array<string>")
+    if crew is None:
+        return frame.withColumn("directors", empty).withColumn("writers", empty)
+    joined = frame.join(crew.withColumnRenamed("tconst", key), key, "left")
+    return (joined.withColumn("directors", F.coalesce("directors", empty))
+            .withColumn("writers", F.coalesce("writers", empty)))
 
 
 def _with_imdb(spark: SparkSession, items: DataFrame, imdb_dir: Path,
@@ -399,6 +435,8 @@ def _with_imdb(spark: SparkSession, items: DataFrame, imdb_dir: Path,
               .alias("alt_titles"),
               "runtime_minutes", "imdb_rating", "imdb_votes",
           ))
+    crew = read_crew(spark, imdb_dir)
+    movies, tv = _with_crew(movies, crew, "imdb_id"), _with_crew(tv, crew, "imdb_id")
     columns = [c for c in ITEM_COLUMNS if c != "popularity"]
     return movies.select(*columns).unionByName(tv.select(*columns)), matched
 

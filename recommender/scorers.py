@@ -15,7 +15,8 @@ which is what ``because`` reports. The scorers:
   for a like, the scheme's neutral/like ratio for a neutral rating and -dislike_weight for
   a dislike, M and M′ the largest absolute value of each sum (so a user's best neighbour
   scores about 1 whoever they are), b = ``cooccurrence_weight`` and p_j the popularity
-  relative to the most rated item. One dense and one sparse matrix-vector product.
+  relative to the most rated item (for an item with content-predicted factors, which has no
+  cosines, the first term at full weight). One dense and one sparse matrix-vector product.
 * :class:`FoldInScorer`: the user vector Spark's implicit ALS would train for this user,
   the solution of the regularised normal equations (with c_i = alpha·|r_i| and n⁺ the
   number of positive entries; Spark scales regParam by it; YᵀY is computed once)
@@ -28,11 +29,14 @@ which is what ``because`` reports. The scorers:
 * :class:`PopularityScorer`: the damped mean rating, for people we know nothing about.
 
 :class:`ServingRule` picks the collaborative scorer (``ServingConfig``) and
-:func:`with_content` fills in the items without factors.
+:func:`with_content` fills in the items without factors. Items whose factors were
+predicted from content at training time (:mod:`recommender.content`) are scored by the
+collaborative scorers like any other, and reported with source "content".
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -268,7 +272,8 @@ class FoldInScorer(FactorScorer):
         self.alpha, self.reg_param = alpha, reg_param
         self.like_strength, self.neutral_strength = map(
             float, strength(scheme, np.array([5.0, 3.0])))
-        y = catalogue.factors[catalogue.has_factors].astype(np.float64)
+        # Spark's YᵀY runs over the items it trained: content-predicted rows stay out.
+        y = catalogue.factors[catalogue.trained].astype(np.float64)
         self.yty = y.T @ y  # once per model: every fold-in's shared term
 
     def _system(self, rows: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray,
@@ -318,6 +323,9 @@ class FoldInScorer(FactorScorer):
 # ----- the neighbourhood ----------------------------------------------------------------
 
 
+_NO_ROWS = np.zeros(0, dtype=np.int64)
+
+
 class _Neighbours:
     """One request's rated items: v = Σ_i w_i·y_i, and c = Σ_i w_i·S_i over the like
     cosines S (when the model publishes them and the config blends them in)."""
@@ -340,19 +348,28 @@ class _Neighbours:
         values = np.asarray(raw, dtype=np.float64)
         scale = float(max(values.max(), -values.min()))
         factor_part = (1.0 - self.blend) / scale if scale > 0 else 0.0
+        # Rows with content-predicted factors have no like cosines (nobody liked them yet),
+        # so their cosine term is imputed by their factor term: the factor part at full
+        # weight. Otherwise the blend would cap them at 1 - b of any film's score.
+        predicted = self.scorer.predicted_rows if self.blend > 0 else _NO_ROWS
+        full_part = 1.0 / scale if scale > 0 else 0.0
+        imputed = values[predicted] * full_part
         values *= factor_part
         link_part = 0.0
         if self.linked is not None:
             top = float(np.abs(self.linked).max())
             link_part = self.blend / top if top > 0 else 0.0
             values += link_part * self.linked
+        values[predicted] = imputed
         values += self.scorer.prior
         y = self.scorer.catalogue.factors
         cosines = self.scorer.cosines
+        is_predicted = self.scorer.catalogue.predicted
 
         def share_matrix(rows: np.ndarray) -> np.ndarray:
             sims = y[rows].astype(np.float64) @ y[self.rows].astype(np.float64).T
-            shares = sims * (self.weights * factor_part)
+            parts = np.where(is_predicted[rows] & (self.blend > 0), full_part, factor_part)
+            shares = sims * self.weights * parts[:, None]
             if link_part:
                 linked = cosines.block(self.rows, rows).T
                 shares += linked * (self.weights * link_part)
@@ -376,6 +393,7 @@ class NeighbourScorer(FactorScorer):
         most = catalogue.popularity.max(initial=0.0)
         relative = catalogue.popularity / most if most > 0 else np.zeros(len(catalogue))
         self.prior = popularity_weight * relative  # β·p_j, once per model
+        self.predicted_rows = np.flatnonzero(catalogue.predicted)
 
     def prepare(self, taste: Taste) -> _Neighbours | None:
         has = self.catalogue.has_factors
@@ -514,6 +532,16 @@ class ServingRule:
         return scorer.score(taste), scorer.relative
 
 
+def from_content(scores: Scores, predicted: np.ndarray) -> Scores:
+    """``scores`` with the rows whose factors were predicted from content (``predicted``)
+    reported as "content": same values and shares, only the source differs."""
+    if not predicted.any():
+        return scores
+    relabelled = copy.copy(scores)
+    relabelled.source = "content"
+    return Blend(scores, relabelled, np.zeros(0, dtype=np.int64), predicted)
+
+
 def with_content(collaborative: Scores, relative: bool, best: float, content: ContentScorer,
                  taste: Taste, unrated: np.ndarray, out: np.ndarray | None = None) -> Scores:
     """Collaborative scores with the ``unrated`` rows (no factors) scored on content.
@@ -529,6 +557,7 @@ def with_content(collaborative: Scores, relative: bool, best: float, content: Co
     else:
         primary = collaborative if out is None else collaborative.rescaled(out=out)
         scale = CONTENT_WEIGHT * top
+    primary = from_content(primary, content.catalogue.predicted)
     if len(unrated) == 0:
         return primary
     found = content.score(taste, unrated, times=scale)

@@ -25,6 +25,7 @@ import numpy as np
 from recommender import artifacts, group, ranker
 from recommender.catalogue import PRIOR_IMDB_VOTES, PRIOR_RATINGS, Catalogue, Taste
 from recommender.config import ServingConfig
+from recommender.content import ContentFactors
 from recommender.errors import ModelError
 from recommender.group import FOR_WHOM_MARGIN, GROUP_BECAUSE, MISERY_WEIGHT
 from recommender.neighbours import Neighbours
@@ -76,7 +77,8 @@ class Recommender:
                  popularity: np.ndarray, mean_rating: np.ndarray, items: Sequence[dict],
                  params: dict, version: str = "in-memory", meta: dict | None = None,
                  serving: ServingConfig | None = None,
-                 neighbours: Neighbours | None = None) -> None:
+                 neighbours: Neighbours | None = None,
+                 content: ContentFactors | None = None) -> None:
         self.version = version
         self.meta = dict(meta or {})  # model.json: trained_at, counts, metrics
         self.params = dict(params)
@@ -87,7 +89,7 @@ class Recommender:
         # The like neighbours cost memory (8 bytes each): kept only when they serve.
         uses_neighbours = self.serving.cooccurrence_weight > 0 and self.serving.scorer != "fold-in"
         self.catalogue = Catalogue(item_ids, item_factors, popularity, mean_rating, items,
-                                   neighbours if uses_neighbours else None)
+                                   neighbours if uses_neighbours else None, content)
         self.rule = ServingRule(self.catalogue, self.params, self.serving)
         self.like_strength = self.rule.fold_in.like_strength
         self.yty = self.rule.fold_in.yty
@@ -116,14 +118,17 @@ class Recommender:
                     items: Sequence[dict] = (), popularity: np.ndarray | None = None,
                     mean_rating: np.ndarray | None = None,
                     serving: ServingConfig | None = None,
-                    neighbours: Neighbours | None = None) -> Recommender:
-        """A model straight from training output (evaluation uses this)."""
+                    neighbours: Neighbours | None = None,
+                    content: ContentFactors | None = None) -> Recommender:
+        """A model straight from training output (evaluation uses this); ``content``:
+        factors predicted from content for items without trained ones."""
         n = len(item_ids)
         return cls(item_ids=np.asarray(item_ids, dtype=np.int64),
                    item_factors=np.asarray(item_factors, dtype=np.float32),
                    popularity=np.zeros(n) if popularity is None else popularity,
                    mean_rating=np.full(n, np.nan) if mean_rating is None else mean_rating,
-                   items=items, params=params, serving=serving, neighbours=neighbours)
+                   items=items, params=params, serving=serving, neighbours=neighbours,
+                   content=content)
 
     # ----- the catalogue and the fold-in ------------------------------------------------
 
@@ -255,8 +260,8 @@ class Recommender:
         else:
             scores = self.rule.popularity.score(taste)
             score = float(scores.values[r])
-        return self._result(r, score, scores.because(rows, BECAUSE).get(r, ()),
-                            scores.source_of(r))
+        source = "content" if self.catalogue.predicted[r] else scores.source_of(r)
+        return self._result(r, score, scores.because(rows, BECAUSE).get(r, ()), source)
 
     def similar(self, item_id: int, n: int = 10, exclude: Iterable[int] = ()) -> list[
             Recommendation]:
@@ -268,19 +273,21 @@ class Recommender:
         if int(item_id) not in cat.row:
             raise KeyError(f"unknown item_id {item_id}")
         r = cat.row[int(item_id)]
-        if cat.has_factors[r]:
+        in_factors = bool(cat.has_factors[r])
+        if in_factors:
             sims = (cat.unit_factors @ cat.unit_factors[r]).astype(np.float64)
             sims[~cat.has_factors] = -np.inf
-            source = "collaborative"
         else:
             sims = (cat.unit_genres @ cat.unit_genres[r]) * (cat.quality / 5.0)
-            source = "content"
         allowed = np.ones(len(cat), dtype=bool)
         allowed[r] = False
         allowed[self.rows_of(exclude)] = False
         candidates = np.flatnonzero(allowed & np.isfinite(sims))
         order = candidates[np.lexsort((cat.ids[candidates], -sims[candidates]))][:n]
-        return [self._result(c, float(sims[c]), ((int(item_id), float(sims[c])),), source)
+        # A pair is collaborative evidence only when both factors were trained.
+        return [self._result(c, float(sims[c]), ((int(item_id), float(sims[c])),),
+                             "collaborative" if in_factors and cat.trained[[r, c]].all()
+                             else "content")
                 for c in order]
 
     def mmr(self, pool: np.ndarray, score: np.ndarray, n: int, diversity: float) -> np.ndarray:

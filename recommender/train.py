@@ -3,7 +3,9 @@
 ``fit_als`` is the one place that runs Spark's ALS; ``train`` fits it on every
 processed rating, plus the bot's ratings when it is handed them (:class:`BotRatings`;
 reading them from the bot's database is ``jobs.bot_data``'s business), and publishes
-``models/<version>``; evaluation and tuning call ``fit_als`` on their own splits.
+``models/<version>``; evaluation and tuning call ``fit_als`` on their own splits. Items the
+fit has no factors for (IMDb TV shows, films nobody rated) get factors predicted from their
+content (:mod:`recommender.content`), published beside the trained ones.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 
 from recommender.artifacts import write_artifact
 from recommender.config import ServingConfig
+from recommender.content import predict_factors
 from recommender.errors import DatasetNotFound, RecommenderError
 from recommender.neighbours import Neighbours, like_cosine
 from recommender.preferences import LIKED_AT_LEAST, SCHEMES, spark_strength, strength
@@ -275,10 +278,14 @@ def train(spark: SparkSession, settings: Settings, params: TrainParams = TrainPa
         "versions": {"python": platform.python_version(), "pyspark": pyspark.__version__,
                      "numpy": np.__version__},
     }
+    # Items nobody rated (IMDb TV shows, unrated films) get factors predicted from their
+    # content, so the collaborative scorers rank them beside the rest.
+    content = predict_factors(items, fit.item_ids, fit.item_factors)
+    say(f"  content: factors predicted for {len(content.item_ids):,} items without ratings")
     folder = write_artifact(settings.models_dir, item_ids=fit.item_ids,
                             item_factors=fit.item_factors, popularity=popularity,
                             mean_rating=mean_rating, items=items, meta=meta, publish=publish,
-                            neighbours=fit.neighbours)
+                            neighbours=fit.neighbours, content=content)
     say(f"Model {folder.name} {'published' if publish else 'written'} in {folder} "
         f"({seconds:.1f} s).")
     return folder

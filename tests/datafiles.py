@@ -139,6 +139,23 @@ IMDB_RATINGS = [("tt0114709", "8.3", "1100000"), ("tt0133093", "8.7", "2100000")
                 ("tt9999993", "9.0", "30000")]
 
 
+# title.crew: directors and writers as comma-separated nconst ids, \N for none. Frank
+# Herbert (nm0378924) writes both Dunes, so a person links a film and a TV show.
+CREW_HEADER = "tconst\tdirectors\twriters"
+IMDB_CREW = [
+    ("tt0114709", "nm0005124", "nm0005124,nm0230032,nm0004056"),
+    ("tt0133093", "nm0905154,nm0905152", "nm0905152,nm0905154"),
+    ("tt0087182", "nm0000186", "nm0378924,nm0000186"),
+    ("tt0142032", "nm0365216", "nm0378924,nm0365216"),
+    ("tt0113247", "nm0497485", r"\N"),
+    ("tt0115012", "nm0955443", "nm0493993"),
+    ("tt0903747", "nm0319213,nm0533713", "nm0319213"),
+    ("tt0185906", r"\N", "nm0006625"),
+    ("tt9999992", r"\N", r"\N"),
+    ("tt9999993", "nm0533713", "nm0319213"),
+]
+
+
 def gzip_tsv(path: Path, header: str, rows: list[tuple[str, ...]]) -> Path:
     body = header + "\n" + "".join("\t".join(r) + "\n" for r in rows)
     path.write_bytes(gzip.compress(body.encode("utf-8")))
@@ -149,6 +166,7 @@ def imdb_files(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     gzip_tsv(folder / "title.basics.tsv.gz", BASICS_HEADER, IMDB_BASICS)
     gzip_tsv(folder / "title.ratings.tsv.gz", "tconst\taverageRating\tnumVotes", IMDB_RATINGS)
+    gzip_tsv(folder / "title.crew.tsv.gz", CREW_HEADER, IMDB_CREW)
     return folder
 
 

@@ -60,6 +60,9 @@ def test_prepare_and_train_are_idempotent(tmp_path):
     saved = tmp_path / "models" / "current" / "evaluation" / "cold-start.jsonl"
     assert [json.loads(x) for x in saved.read_text().splitlines()] == lines[4:8]
     meta = json.loads((tmp_path / "models" / "current" / "model.json").read_text())
-    assert set(meta["metrics"]) == {"recommenders", "cold-start", "new-user"}
+    # Six films cannot make any cold: the cold-items protocol says so and scores nothing.
+    assert not [x for x in lines if x["protocol"] == "cold-items"]
+    assert set(meta["metrics"]) == {"recommenders", "cold-start", "new-user", "cold-items"}
+    assert meta["metrics"]["cold-items"] == {}
     assert set(meta["metrics"]["cold-start"]) == {"spark-als", "spark-als-foldin", "popularity",
                                                   "spark-als-trained-users"}

@@ -6,6 +6,7 @@ import pytest
 
 from recommender import fetch
 from recommender.cli import main
+from recommender.datasets import IMDB_FILES
 from recommender.errors import ChecksumMismatch, DatasetNotFound, OfflineError
 from tests import datafiles
 from tests.httpserver import FileServer, closed_port_url
@@ -82,7 +83,7 @@ def test_unknown_dataset(settings):
 def test_imdb_fetch_streams_verifies_and_is_idempotent(settings, tmp_path):
     source = datafiles.imdb_files(tmp_path / "imdb-src")
     with FileServer() as srv:
-        for name in ("title.basics.tsv.gz", "title.ratings.tsv.gz"):
+        for name in IMDB_FILES:
             srv.files[f"/{name}"] = (source / name).read_bytes()
         settings = replace(settings, imdb_base_url=srv.url)
         folder = fetch.fetch_imdb(settings, say=quiet, sleep=no_sleep)
@@ -97,7 +98,8 @@ def test_imdb_corrupt_gzip_is_refused(settings, tmp_path):
     source = datafiles.imdb_files(tmp_path / "imdb-src")
     with FileServer() as srv:
         srv.files["/title.basics.tsv.gz"] = (source / "title.basics.tsv.gz").read_bytes()[:-30]
-        srv.files["/title.ratings.tsv.gz"] = (source / "title.ratings.tsv.gz").read_bytes()
+        for name in IMDB_FILES[1:]:
+            srv.files[f"/{name}"] = (source / name).read_bytes()
         settings = replace(settings, imdb_base_url=srv.url)
         with pytest.raises(ChecksumMismatch, match="gzip"):
             fetch.fetch_imdb(settings, say=quiet, sleep=no_sleep)

@@ -48,6 +48,7 @@ def test_ml100k_zip_layout(spark, settings, tmp_path):
     assert items[7]["year"] is None and items[7]["genres"] == []
     assert items[1]["popularity"] == 3 and items[6]["popularity"] == 1
     assert {i["kind"] for i in items.values()} == {"movie"}
+    assert {(tuple(i["directors"]), tuple(i["writers"])) for i in items.values()} == {((), ())}
     ratings = read_ratings(spark, settings)
     assert len(ratings) == 11
     first = next(r for r in ratings if (r["user_id"], r["item_id"]) == (1, 1))
@@ -104,6 +105,13 @@ def test_ml100k_is_matched_to_imdb_by_title_and_year_and_gains_tv_shows(spark, s
     assert breaking["genres"] == ["Crime", "Drama", "Thriller"]
     assert breaking["popularity"] == 0
     assert tv["Dune"]["alt_titles"] == ["Frank Herbert's Dune"]
+    # title.crew: comma lists become arrays, \N an empty one, unmatched items get none.
+    assert (items[3]["directors"], items[3]["writers"]) == (["nm0000186"],
+                                                            ["nm0378924", "nm0000186"])
+    assert tv["Dune"]["writers"] == ["nm0378924", "nm0365216"]
+    assert breaking["directors"] == ["nm0319213", "nm0533713"]
+    assert tv["Band of Brothers"]["directors"] == [] and items[5]["writers"] == []
+    assert (items[4]["directors"], items[4]["writers"]) == ([], [])
     assert summary.tv_shows == 3 and summary.movies == 7
 
 
@@ -111,9 +119,12 @@ def test_links_join_imdb_and_min_votes_is_configurable(spark, settings, tmp_path
     from dataclasses import replace
 
     add_imdb(settings)
+    # IMDb fetched before title.crew was added: the crew columns are there, and empty.
+    (settings.raw_dir / "imdb" / "title.crew.tsv.gz").unlink()
     settings = replace(settings, imdb_min_votes=100_000)
     ingest(spark, settings, source=datafiles.csv_zip(tmp_path / "s.zip"), say=quiet)
     items = read_items(spark, settings)
+    assert all(i["directors"] == [] and i["writers"] == [] for i in items.values())
     assert items[2571]["imdb_rating"] == pytest.approx(8.7)
     assert items[1]["runtime_minutes"] == 81
     assert sorted(i["title"] for i in items.values() if i["kind"] == "tv") == [

@@ -124,3 +124,36 @@ def test_many_iterations_do_not_overflow_the_stack(spark):
     users, items = rng.integers(0, 60, 600), rng.integers(0, 80, 600)
     fit = fit_arrays(spark, users, items, np.full(600, 4.0), TrainParams(rank=4, max_iter=30))
     assert np.isfinite(fit.item_factors).all()
+
+
+def test_a_rated_tv_show_gets_trained_factors_and_collaborative_picks(spark, settings,
+                                                                      tmp_path):
+    """IMDb TV shows start with content-predicted factors; once bot users rate one,
+    retraining gives it trained factors and it is recommended on collaborative evidence."""
+    from recommender.serve import Recommender
+    from recommender.train import BOT_USER_ID_BASE, BotRatings
+    from tests.test_ingest import add_imdb
+
+    add_imdb(settings)
+    ingest(spark, settings, source=datafiles.ml100k_zip(tmp_path / "z.zip"), say=quiet)
+    breaking_bad, band_of_brothers = 100_000_000 + 903747, 100_000_000 + 185906
+    params = TrainParams(rank=4, max_iter=5)
+    before = Recommender.load(train(spark, settings, params, say=quiet))
+    row = before.catalogue.row
+    assert before.catalogue.predicted[row[breaking_bad]]  # nobody rated it yet
+    assert not before.catalogue.trained[row[breaking_bad]]
+
+    # Six bot users each like The Matrix (2) and Breaking Bad; nobody rates the other shows.
+    users = np.repeat(BOT_USER_ID_BASE + np.arange(6), 2)
+    bot = BotRatings(users, np.tile([2, breaking_bad], 6), np.full(12, 5.0))
+    folder = train(spark, settings, params, say=quiet, extra=bot)
+    assert json.loads((folder / "model.json").read_text())["counts"]["bot_ratings"] == 12
+    assert breaking_bad in np.load(folder / "item_ids.npy").tolist()  # kept, not filtered
+    after = Recommender.load(folder)
+    cat = after.catalogue
+    assert cat.trained[row[breaking_bad]] and not cat.predicted[row[breaking_bad]]
+    assert cat.predicted[row[band_of_brothers]] and not cat.trained[row[band_of_brothers]]
+    picks = after.recommend([2], n=2)
+    show = next(p for p in picks if p.item_id == breaking_bad)
+    assert show.source == "collaborative" and show.kind == "tv"
+    assert show.because and show.because[0][0] == 2  # because you liked The Matrix
