@@ -178,7 +178,7 @@ def fetch_ml100k_from_pypi(settings: Settings, *, say=print) -> Path:
 
 def fetch_imdb(settings: Settings, *, force: bool = False, say=print,
                sleep=time.sleep) -> Path:
-    """IMDb's ``title.basics`` and ``title.ratings`` (gzip TSV, streamed to disk)."""
+    """IMDb's files (``IMDB_FILES``: basics, ratings, crew; gzip TSV, streamed to disk)."""
     target = settings.raw_dir / IMDB_DIR
     if is_complete(target) and not force:
         say(f"IMDb files are already in {target}; nothing to do (use --force to refresh).")
