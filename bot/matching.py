@@ -223,7 +223,8 @@ class TitleIndex:
         for e, key in enumerate(entry_keys):
             if len(key) <= SHORT_QUERY + 2:
                 by_length.setdefault(len(key), []).append(e)
-        self._short = {n: ([entry_keys[e] for e in es], np.array(es, dtype=np.int64))
+        self._short = {n: ([entry_keys[e] for e in es], np.array(es, dtype=np.int64),
+                           np.array([_letters(entry_keys[e]) for e in es], dtype=np.uint64))
                        for n, es in by_length.items()}
 
     @classmethod
@@ -287,12 +288,21 @@ class TitleIndex:
     def _similar_short(self, key: str) -> np.ndarray:
         """Entries whose (short) key is within a couple of edits of a short query."""
         found = []
+        letters = np.uint64(_letters(key))
         for n in range(max(1, len(key) - 2), len(key) + 3):
             if n in self._short:
-                keys, entries = self._short[n]
-                score = process.cdist([key], keys, scorer=fuzz.ratio, processor=None,
+                keys, entries, masks = self._short[n]
+                # A letter one key has and the other lacks costs an insertion or a
+                # deletion, so keys differing in more letters than a ratio of
+                # SUGGEST_MIN allows cannot reach it: skip them before rapidfuzz.
+                allowed = (len(key) + n) * (100 - int(SUGGEST_MIN)) // 100
+                near = np.flatnonzero(np.bitwise_count(masks ^ letters) <= allowed)
+                if not len(near):
+                    continue
+                score = process.cdist([key], [keys[i] for i in near.tolist()],
+                                      scorer=fuzz.ratio, processor=None,
                                       score_cutoff=SUGGEST_MIN, dtype=np.uint8)[0]
-                found.append(entries[np.flatnonzero(score)])
+                found.append(entries[near[np.flatnonzero(score)]])
         return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
     # ----- scoring --------------------------------------------------------------------
@@ -482,6 +492,14 @@ def _most_shared(counts: np.ndarray, limit: int) -> np.ndarray:
 def _numbers(key: str) -> set[str]:
     """Numbers among the words of a key, roman ones as digits: 'part iii' -> {'3'}."""
     return {ROMAN.get(w, w) for w in key.split() if w in ROMAN or w.isdigit()}
+
+
+def _letters(key: str) -> int:
+    """The set of symbols in a key, one bit each (37 of them fit in 64 bits)."""
+    bits = 0
+    for char in set(key):
+        bits |= 1 << int(_CODE[ord(char)])
+    return bits
 
 
 def _codes(text: str) -> np.ndarray:
