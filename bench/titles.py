@@ -279,27 +279,36 @@ def catalogue_shape(items: list[dict]) -> dict:
 
 
 def measure(items: list[dict], n_queries: int, seed: int,
-            kinds: tuple[str, ...] = BASIC_QUERIES) -> dict:
+            kinds: tuple[str, ...] = BASIC_QUERIES, repeat: int = 3) -> dict:
     started = time.perf_counter()
     index = TitleIndex(items)
     build_s = time.perf_counter() - started
     todo = queries(items, n_queries, seed + 1, kinds)
     for _, text, _ in todo[:100]:  # warm-up
         index.search(text)
-    timings, cpu, found, hit = [], [], 0, 0
+    first, cpu, found, hit = [], [], 0, 0
     by_kind: dict[str, list[int]] = {}
-    slow: dict[str, list[float]] = {}
     for kind, text, item_id in todo:
         started, started_cpu = time.perf_counter_ns(), time.thread_time_ns()
         match = index.search(text)
-        timings.append(time.perf_counter_ns() - started)
+        first.append(time.perf_counter_ns() - started)
         cpu.append(time.thread_time_ns() - started_cpu)
-        slow.setdefault(kind, []).append(timings[-1] / 1e6)
         found += match.status == "found"
         ok = any(c.item_id == item_id for c in match.candidates)
         hit += ok
         by_kind.setdefault(kind, []).append(ok)
-    ms, cpu_ms = np.array(timings) / 1e6, np.array(cpu) / 1e6
+    # On a shared machine other processes' bursts land on a few queries; each query's
+    # best of `repeat` passes is its own cost, what the search code controls.
+    best = np.array(first, dtype=np.float64)
+    for _ in range(repeat - 1):
+        for i, (_, text, _) in enumerate(todo):
+            started = time.perf_counter_ns()
+            index.search(text)
+            best[i] = min(best[i], time.perf_counter_ns() - started)
+    ms, cpu_ms, best_ms = np.array(first) / 1e6, np.array(cpu) / 1e6, best / 1e6
+    slow: dict[str, list[float]] = {}
+    for (kind, _, _), value in zip(todo, best_ms.tolist(), strict=True):
+        slow.setdefault(kind, []).append(value)
     return {
         "benchmark": "title-search", "titles": len(index), "queries": len(todo),
         "p50_ms": round(float(np.percentile(ms, 50)), 3),
@@ -308,11 +317,14 @@ def measure(items: list[dict], n_queries: int, seed: int,
         # CPU time of the searching thread: what a busy machine's waits do not inflate.
         "cpu_p50_ms": round(float(np.percentile(cpu_ms, 50)), 3),
         "cpu_p99_ms": round(float(np.percentile(cpu_ms, 99)), 3),
+        "best_of": repeat,
+        "best_p50_ms": round(float(np.percentile(best_ms, 50)), 3),
+        "best_p99_ms": round(float(np.percentile(best_ms, 99)), 3),
         "build_s": round(build_s, 2),
         "found_rate": round(found / len(todo), 3),
         "hit_rate": round(hit / len(todo), 3),
         "hit_rate_by_query": {k: round(sum(v) / len(v), 3) for k, v in by_kind.items()},
-        "p99_ms_by_query": {k: round(float(np.percentile(v, 99)), 3) for k, v in slow.items()},
+        "best_p99_ms_by_query": {k: round(float(np.percentile(v, 99)), 3) for k, v in slow.items()},
         "entries": index.entries, "catalogue": catalogue_shape(items),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
                     "processor": platform.machine()},
@@ -327,12 +339,14 @@ def main() -> None:
                         help="the older shape: this many titles, no alternative titles")
     parser.add_argument("--queries", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=3, help="passes for best_p99_ms")
     args = parser.parse_args()
     if args.titles:
-        result = measure(synthetic_items(args.titles, args.seed), args.queries, args.seed)
+        result = measure(synthetic_items(args.titles, args.seed), args.queries, args.seed,
+                         repeat=max(1, args.repeat))
     else:
         result = measure(served_items(args.films, args.series, args.seed), args.queries,
-                         args.seed, BASIC_QUERIES + SCRIPT_QUERIES)
+                         args.seed, BASIC_QUERIES + SCRIPT_QUERIES, max(1, args.repeat))
     print(json.dumps(result), flush=True)
 
 

@@ -213,6 +213,7 @@ class TitleIndex:
         self._entry_row = np.array([entry_rows[e] for e in order], dtype=np.int64)
         self._entry_articles = [entry_articles[e] for e in order]
         entry_keys = self._keys
+        self._key_array = np.array(entry_keys, dtype=object)  # picked by number, no loop
         self._exact: dict[str, list[int]] = {}
         for e, key in enumerate(entry_keys):
             self._exact.setdefault(key, []).append(e)
@@ -223,7 +224,7 @@ class TitleIndex:
         for e, key in enumerate(entry_keys):
             if len(key) <= SHORT_QUERY + 2:
                 by_length.setdefault(len(key), []).append(e)
-        self._short = {n: ([entry_keys[e] for e in es], np.array(es, dtype=np.int64),
+        self._short = {n: (self._key_array[es], np.array(es, dtype=np.int64),
                            np.array([_letters(entry_keys[e]) for e in es], dtype=np.uint64))
                        for n, es in by_length.items()}
 
@@ -299,7 +300,7 @@ class TitleIndex:
                 near = np.flatnonzero(np.bitwise_count(masks ^ letters) <= allowed)
                 if not len(near):
                     continue
-                score = process.cdist([key], [keys[i] for i in near.tolist()],
+                score = process.cdist([key], keys[near].tolist(),
                                       scorer=fuzz.ratio, processor=None,
                                       score_cutoff=SUGGEST_MIN, dtype=np.uint8)[0]
                 found.append(entries[near[np.flatnonzero(score)]])
@@ -311,7 +312,7 @@ class TitleIndex:
         """Match quality 0..100 of ``key`` against each entry's key."""
         if not len(entries):
             return np.zeros(0)
-        keys = [self._keys[e] for e in entries.tolist()]
+        keys = self._key_array[entries].tolist()
         score = process.cdist([key], keys, scorer=fuzz.ratio, processor=None,
                               dtype=np.float32)[0].astype(np.float64)
         sort = process.cdist([key], keys, scorer=fuzz.token_sort_ratio, processor=None,
@@ -340,12 +341,17 @@ class TitleIndex:
 
     def _per_row(self, entries: np.ndarray, scores: np.ndarray) -> dict[int, tuple[float, int]]:
         """Best (score, entry) of each item among its title and alternative titles."""
-        best: dict[int, tuple[float, int]] = {}
-        for e, s in zip(entries.tolist(), scores.tolist(), strict=True):
-            row = int(self._entry_row[e])
-            if row not in best or s > best[row][0]:
-                best[row] = (s, e)
-        return best
+        if not len(entries):
+            return {}
+        rows = self._entry_row[entries]
+        # Per row, the highest score; among equal scores the entry listed first.
+        order = np.lexsort((np.arange(len(entries)), -scores, rows))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = rows[order[1:]] != rows[order[:-1]]
+        pick = order[first]
+        return dict(zip(rows[pick].tolist(),
+                        zip(scores[pick].tolist(), entries[pick].tolist(), strict=True),
+                        strict=True))
 
     def _filter(self, scored: dict[int, tuple[float, int]], query: _Query
                 ) -> tuple[dict[int, tuple[float, int]], Callable[[int], bool], bool]:
