@@ -279,7 +279,7 @@ class TitleIndex:
         lists = [p for p in lists if len(p)]
         hit = np.zeros(0, dtype=np.int64)
         if lists:
-            hit = _most_shared(np.bincount(np.concatenate(lists)), PREFILTER)
+            hit = _most_shared(np.concatenate(lists), PREFILTER)
         if exact:
             hit = np.union1d(hit, exact)
         if len(key) <= SHORT_QUERY:
@@ -422,7 +422,9 @@ class TitleIndex:
         if not scored:
             return Match("none", None, [])
 
-        exact = {r: v for r, v in scored.items() if self._keys[v[1]] == core}
+        rows = {int(self._entry_row[e]) for e in self._exact.get(core, ())}
+        exact = {r: scored[r] for r in rows
+                 if r in scored and self._keys[scored[r][1]] == core}
         if exact:
             return self._exact_match(exact, parsed, keep, limit)
         return self._closest_match(scored, core, keep, limit)
@@ -445,7 +447,11 @@ class TitleIndex:
                        keep: Callable[[int], bool],
                        limit: int) -> Match:
         """No exact key: the best fuzzy match, a few close ones, or suggestions."""
-        ranked = sorted(scored.items(), key=lambda kv: self._order(kv[0], kv[1][0]))
+        # Rows below SUGGEST_MIN are neither choices nor suggestions: sort only the rest.
+        ranked = sorted(((r, v) for r, v in scored.items() if v[0] >= SUGGEST_MIN),
+                        key=lambda kv: self._order(kv[0], kv[1][0]))
+        if not ranked:
+            return Match("none", None, [])
         _, (top, best_entry) = ranked[0]
         if top >= MATCH_MIN:
             floor = max(MATCH_MIN, top - CLOSE_MARGIN)
@@ -476,16 +482,19 @@ class TitleIndex:
                          popularity=float(self._popularity[row]))
 
 
-def _most_shared(counts: np.ndarray, limit: int) -> np.ndarray:
-    """The ``limit`` entries with the highest counts, the lowest entry numbers among ties.
+def _most_shared(postings: np.ndarray, limit: int) -> np.ndarray:
+    """The ``limit`` entries found most often in ``postings``, the lowest numbers among ties.
 
-    A histogram of the counts gives the lowest count that still makes the cut, so the
-    scan is two passes over the counts instead of a partition of every entry hit
-    (tens of thousands for a query with "the" or "of" in it).
+    An entry found c times is counted c times by a histogram of its own counts over the
+    postings, so the lowest count that still makes the cut costs work in proportion to
+    the postings, and one pass over all entries picks them (no partition of the tens of
+    thousands of entries a query with "the" or "of" in it touches).
     """
-    hist = np.bincount(counts)
-    hist[0] = 0
-    above = np.cumsum(hist[::-1])[::-1]  # above[c]: entries sharing at least c trigrams
+    counts = np.bincount(postings)
+    seen = counts[postings]
+    hist = np.bincount(seen)
+    entries = hist // np.maximum(np.arange(len(hist)), 1)  # entries[c]: found c times
+    above = np.cumsum(entries[::-1])[::-1]  # above[c]: entries found at least c times
     cut = int(np.flatnonzero(above >= limit)[-1]) if above[1] >= limit else 1
     kept = np.flatnonzero(counts >= cut)
     if len(kept) <= limit:
