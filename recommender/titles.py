@@ -133,6 +133,23 @@ def title_key(title: str) -> str:
     return _LEADING_ARTICLE_KEY.sub("", text)
 
 
+def merge_alt_titles(title: str | None, alt_titles: list[str] | None,
+                     *names: str | None) -> list[str]:
+    """``alt_titles`` plus those of ``names`` that match differently from all before.
+
+    Names with the key of the title or of an earlier name are left out ("Les
+    misérables" adds nothing to "Les Misérables"), so are names with an empty key.
+    """
+    out = [a for a in alt_titles or () if a]
+    keys = {title_key(t) for t in [title or "", *out]}
+    for name in names:
+        key = title_key(name or "")
+        if key and key not in keys:
+            keys.add(key)
+            out.append(name.strip())
+    return out
+
+
 def canonical_genres(genres: list[str]) -> list[str]:
     """Drop 'unknown' / '(no genres listed)', unify spellings, keep order, no repeats."""
     out: list[str] = []
