@@ -12,8 +12,11 @@ People type "godfahter", "Matrix, The", "amelie", "dune 2021" or "the office tv"
 The rules, in the order they apply:
 
 1. Normalisation is :func:`recommender.titles.title_key` (case, accents, punctuation,
-   "&", leading or trailing article), applied once per title and alternative title at
-   load and once per query. Queries are cut to ``MAX_QUERY`` characters first.
+   "&", leading or trailing article; other scripts spelled in Latin letters, so "Брат",
+   "brat" and "BRAT" are one key, and "기생충" is IMDb's "Gisaengchung"), applied once
+   per title and alternative title at load and once per query. Queries are cut to
+   ``MAX_QUERY`` characters first. Alternative titles are MovieLens' parenthesised ones
+   and IMDb's primary and original titles ("Le fabuleux destin d'Amélie Poulain").
 2. A year (a 4-digit number 1870..2100, bare or in brackets, the last one wins) and a
    kind word at either end ("tv", "series", "show" -> tv; "movie", "film" -> movie;
    the one at the end wins) are filters, unless they are part of a title typed in
@@ -45,9 +48,11 @@ The rules, in the order they apply:
 
 Speed: fuzzy scoring only sees ``PREFILTER`` titles, the ones sharing the most
 character trigrams with the query (popularity breaks ties), found through an inverted
-index (postings per trigram, counted with ``numpy.bincount``), plus exact key hits
-and, for short queries whose typos may share no trigram ("dnue"), the short titles of
-a similar length. ``python -m bench.titles`` measures it over 100,000 titles.
+index (postings per trigram, counted with ``numpy.bincount``; titles are numbered most
+popular first, so ties need no sort), plus exact key hits and, for short queries whose
+typos may share no trigram ("dnue"), the short titles of a similar length whose letters
+do not already rule them out. ``python -m bench.titles`` measures it over the served
+catalogue's shape: 87,000 films, 20,000 series, 34,000 alternative titles.
 """
 
 from __future__ import annotations
