@@ -264,7 +264,7 @@ class TitleIndex:
         lengths = np.array([len(p) for p in padded], dtype=np.int64)
         if not len(padded):
             self._indptr = np.zeros(_GRAMS + 1, dtype=np.int64)
-            self._postings = np.zeros(0, dtype=np.int32)
+            self._postings = np.zeros(0, dtype=np.intp)
             return
         codes = _codes("".join(padded))
         starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
@@ -273,7 +273,8 @@ class TitleIndex:
         valid = position[: len(codes)] <= (lengths[entry] - 3)[: len(codes)]
         pairs = np.unique(codes[valid].astype(np.int64) * len(padded) + entry[: len(codes)][valid])
         grams, entries = np.divmod(pairs, len(padded))
-        self._postings = entries.astype(np.int32)
+        # Machine-size ints: numpy.bincount would otherwise convert them on every query.
+        self._postings = entries.astype(np.intp)
         self._indptr = np.concatenate(([0], np.cumsum(np.bincount(grams, minlength=_GRAMS))))
 
     def _prefilter(self, key: str) -> np.ndarray:
