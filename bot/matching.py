@@ -50,14 +50,16 @@ Speed: fuzzy scoring only sees ``PREFILTER`` titles, the ones sharing the most
 character trigrams with the query (popularity breaks ties), found through an inverted
 index (postings per trigram, counted with ``numpy.bincount``; titles are numbered most
 popular first, so ties need no sort), plus exact key hits and, for short queries whose
-typos may share no trigram ("dnue"), the short titles of a similar length whose letters
-do not already rule them out. ``python -m bench.titles`` measures it over the served
-catalogue's shape: 87,000 films, 20,000 series, 34,000 alternative titles.
+typos may share no trigram ("dnue"), the short titles of a similar length that match
+it (``fuzz.ratio`` >= ``SHORT_MIN``; titles whose letters alone rule that out are
+skipped). ``python -m bench.titles`` measures it over the served catalogue's shape:
+87,000 films, 20,000 series, 34,000 alternative titles.
 """
 
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -77,6 +79,7 @@ FOUND_MIN = 80.0  # a lone winner scoring less is only a suggestion
 MATCH_MIN = 72.0  # below this a title is not a match, at most a suggestion
 CLOSE_MARGIN = 5.0  # titles this close to the best one make the query ambiguous
 SUGGEST_MIN = 60.0  # nearest titles offered when nothing matches
+SHORT_MIN = MATCH_MIN  # short titles this close to a short query are scored (typos)
 REVERSE_PARTIAL = 0.75  # a title found inside a longer query ("the matrix revolutions")
 PARTIAL_MIN = 4  # shorter strings only match whole titles ("it" is not in "kite")
 # Queries made of these words alone are not looked for inside longer titles.
@@ -209,6 +212,9 @@ class TitleIndex:
         self._kinds = kinds
         self._kind_array = np.array(kinds, dtype=object)
         self._popularity = np.array(popularity, dtype=np.float64)
+        # Plain lists for the per-row lookups of ranking: numpy scalars are slower there.
+        self._popularity_list = self._popularity.tolist()
+        self._id_list = [int(i) for i in ids]
         self._row = {item_id: r for r, item_id in enumerate(ids)}
         # Entries are numbered most popular first, so that among entries sharing as many
         # trigrams with a query the prefilter keeps the lowest numbers: no sort per query.
@@ -302,13 +308,13 @@ class TitleIndex:
                 # A letter one key has and the other lacks costs an insertion or a
                 # deletion, so keys differing in more letters than a ratio of
                 # SUGGEST_MIN allows cannot reach it: skip them before rapidfuzz.
-                allowed = (len(key) + n) * (100 - int(SUGGEST_MIN)) // 100
+                allowed = (len(key) + n) * (100 - int(SHORT_MIN)) // 100
                 near = np.flatnonzero(np.bitwise_count(masks ^ letters) <= allowed)
                 if not len(near):
                     continue
                 score = process.cdist([key], keys[near].tolist(),
                                       scorer=fuzz.ratio, processor=None,
-                                      score_cutoff=SUGGEST_MIN, dtype=np.uint8)[0]
+                                      score_cutoff=SHORT_MIN, dtype=np.uint8)[0]
                 found.append(entries[near[np.flatnonzero(score)]])
         return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
@@ -444,10 +450,10 @@ class TitleIndex:
         spelled_out = any(self._entry_articles[e] == parsed.articles for _, e in exact.values())
         if not spelled_out:
             group.update(self._extensions(parsed.core, parsed.core, keep))
-        chosen = self._ranked(group)
-        if len(chosen) == 1:
+        chosen = self._ranked(group, limit)
+        if len(group) == 1:
             return Match("found", chosen[0], chosen)
-        return Match("ambiguous", None, chosen[:limit])
+        return Match("ambiguous", None, chosen)
 
     def _closest_match(self, scored: dict[int, tuple[float, int]], core: str,
                        keep: Callable[[int], bool],
@@ -464,9 +470,9 @@ class TitleIndex:
             group = {r: v for r, v in ranked if v[0] >= floor}
             for r, v in self._extensions(self._keys[best_entry], core, keep).items():
                 group.setdefault(r, v)
-            chosen = self._ranked(group)
-            if len(chosen) > 1:
-                return Match("ambiguous", None, chosen[:limit])
+            chosen = self._ranked(group, limit)
+            if len(group) > 1:
+                return Match("ambiguous", None, chosen)
             if top >= FOUND_MIN:
                 return Match("found", chosen[0], chosen)
         suggestions = [self._candidate(r, v[0]) for r, v in ranked[:limit]
@@ -476,10 +482,11 @@ class TitleIndex:
     # ----- helpers --------------------------------------------------------------------
 
     def _order(self, row: int, score: float) -> tuple[float, float, int]:
-        return (-score, -self._popularity[row], int(self._ids[row]))
+        return (-score, -self._popularity_list[row], self._id_list[row])
 
-    def _ranked(self, group: dict[int, tuple[float, int]]) -> list[Candidate]:
-        rows = sorted(group, key=lambda r: self._order(r, group[r][0]))
+    def _ranked(self, group: dict[int, tuple[float, int]], limit: int) -> list[Candidate]:
+        """The best ``limit`` of ``group`` as candidates (a franchise may have hundreds)."""
+        rows = heapq.nsmallest(limit, group, key=lambda r: self._order(r, group[r][0]))
         return [self._candidate(r, group[r][0]) for r in rows]
 
     def _candidate(self, row: int, score: float) -> Candidate:
