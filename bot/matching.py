@@ -281,7 +281,7 @@ class TitleIndex:
         entry = np.repeat(np.arange(len(padded), dtype=np.int64), lengths)
         position = np.arange(len(entry), dtype=np.int64) - starts[entry]
         valid = position[: len(codes)] <= (lengths[entry] - 3)[: len(codes)]
-        pairs = np.unique(codes[valid].astype(np.int64) * len(padded) + entry[: len(codes)][valid])
+        pairs = _unique(codes[valid].astype(np.int64) * len(padded) + entry[: len(codes)][valid])
         grams, entries = np.divmod(pairs, len(padded))
         # Machine-size ints: numpy.bincount would otherwise convert them on every query.
         self._postings = entries.astype(np.intp)
@@ -289,7 +289,7 @@ class TitleIndex:
 
     def _prefilter(self, key: str) -> np.ndarray:
         """Entries worth scoring: exact hits and those sharing the most trigrams."""
-        grams = np.unique(_codes(f" {key} "))
+        grams = _unique(_codes(f" {key} "))
         exact = self._exact.get(key, [])
         lists = [self._postings[self._indptr[g]:self._indptr[g + 1]] for g in grams.tolist()]
         lists = [p for p in lists if len(p)]
@@ -297,9 +297,9 @@ class TitleIndex:
         if lists:
             hit = _most_shared_lists(lists, PREFILTER, max(len(self._keys) // COMMON_DIV, 1000))
         if exact:
-            hit = np.union1d(hit, exact)
+            hit = _unique(np.concatenate((hit, exact)))
         if len(key) <= SHORT_QUERY:
-            hit = np.union1d(hit, self._similar_short(key))
+            hit = _unique(np.concatenate((hit, self._similar_short(key))))
         return hit.astype(np.int64)
 
     def _similar_short(self, key: str) -> np.ndarray:
@@ -556,6 +556,15 @@ def _most_shared(postings: np.ndarray, limit: int) -> np.ndarray:
 def _numbers(key: str) -> set[str]:
     """Numbers among the words of a key, roman ones as digits: 'part iii' -> {'3'}."""
     return {ROMAN.get(w, w) for w in key.split() if w in ROMAN or w.isdigit()}
+
+
+def _unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values. ``numpy.unique`` hashes first, several times slower here:
+    2 s instead of 0.2 s for the index's 3 million trigram pairs, 30 µs for a query's."""
+    values = np.sort(values)
+    if len(values) < 2:
+        return values
+    return values[np.concatenate(([True], values[1:] != values[:-1]))]
 
 
 def _letters(key: str) -> int:
