@@ -49,9 +49,7 @@ The rules, in the order they apply:
 Speed: fuzzy scoring only sees ``PREFILTER`` titles, the ones sharing the most
 character trigrams with the query (popularity breaks ties), found through an inverted
 index (postings per trigram, counted with ``numpy.bincount``; titles are numbered most
-popular first, so ties need no sort; trigrams found in many titles, such as "the", are
-counted last and only for the titles that can still make the cut), plus exact key
-hits and, for short queries whose
+popular first, so ties need no sort), plus exact key hits and, for short queries whose
 typos may share no trigram ("dnue"), the short titles of a similar length that match
 it (``fuzz.ratio`` >= ``SHORT_MIN``; titles whose letters alone rule that out are
 skipped). ``python -m bench.titles`` measures it over the served catalogue's shape:
@@ -75,8 +73,6 @@ from recommender.titles import move_article, strip_accents, title_key
 MAX_QUERY = 200  # characters looked at; no title is longer
 MAX_KEY = 200  # normalised query characters scored (NFKD can lengthen text)
 PREFILTER = 200  # titles scored per query
-COMMON_DIV = 64  # a trigram in more than 1/64 of the keys has a long postings list
-CANDIDATES_MAX = 2_000  # entries looked up one by one in a trigram's long postings list
 SHORT_QUERY = 8  # keys this short may share no trigram with their typos ("dnue")
 MAX_EXTENSIONS = 500  # longer titles read when looking for sequels of a title
 FOUND_MIN = 80.0  # a lone winner scoring less is only a suggestion
@@ -295,7 +291,7 @@ class TitleIndex:
         lists = [p for p in lists if len(p)]
         hit = np.zeros(0, dtype=np.int64)
         if lists:
-            hit = _most_shared_lists(lists, PREFILTER, max(len(self._keys) // COMMON_DIV, 1000))
+            hit = _most_shared(np.concatenate(lists), PREFILTER)
         if exact:
             hit = _unique(np.concatenate((hit, exact)))
         if len(key) <= SHORT_QUERY:
@@ -497,32 +493,6 @@ class TitleIndex:
         return Candidate(item_id=int(self._ids[row]), title=self._titles[row],
                          year=self._years[row], kind=self._kinds[row], score=float(score),
                          popularity=float(self._popularity[row]))
-
-
-def _most_shared_lists(lists: list[np.ndarray], limit: int, common: int) -> np.ndarray:
-    """What :func:`_most_shared` gives for all of ``lists``, counting long lists last.
-
-    Lists longer than ``common`` ("the", "of ") are most of the work. Counting the
-    other lists alone gives the count c that ``limit`` entries reach; with k long lists
-    no entry can gain more than k, so an entry of the final ``limit`` has at least
-    c - k from the short lists. When that is at least one, only those entries are looked
-    up in the long lists (binary search; each list is sorted), with the same result.
-    """
-    long = [p for p in lists if len(p) > common]
-    short = [p for p in lists if len(p) <= common]
-    if long and short:
-        postings = np.concatenate(short)
-        counts = np.bincount(postings)
-        floor = _cut(counts, postings, limit) - len(long)
-        if floor >= 1:
-            chosen = np.flatnonzero(counts >= floor)
-            if len(chosen) <= CANDIDATES_MAX:
-                total = counts[chosen]
-                for p in long:
-                    at = np.minimum(np.searchsorted(p, chosen), len(p) - 1)
-                    total += p[at] == chosen
-                return chosen[np.lexsort((chosen, -total))[:limit]]
-    return _most_shared(np.concatenate(lists), limit)
 
 
 def _cut(counts: np.ndarray, postings: np.ndarray, limit: int) -> int:

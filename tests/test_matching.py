@@ -442,21 +442,3 @@ def test_a_title_in_any_script_is_found_by_itself(title):
     match = index.search(title)
     assert 99 in ids(match), (title, key, match)
 
-
-def test_counting_long_postings_last_picks_the_same_entries():
-    from bot.matching import _most_shared, _most_shared_lists
-
-    rng = np.random.default_rng(0)
-    for case in range(300):
-        n = int(rng.integers(300, 5000))
-        common = int(rng.integers(20, 400))
-        lists = []
-        for _ in range(int(rng.integers(1, 30))):
-            size = int(rng.integers(1, 2 * common if case % 2 else common // 2 + 2))
-            # Low entry numbers are shared by many lists, as popular titles' trigrams are.
-            drawn = np.minimum(rng.zipf(1.3, size) - 1, n - 1)
-            lists.append(np.unique(drawn).astype(np.intp))
-        limit = int(rng.integers(1, 60))
-        fast = _most_shared_lists(lists, limit, common)
-        full = _most_shared(np.concatenate(lists), limit)
-        assert sorted(fast.tolist()) == sorted(full.tolist()), case
