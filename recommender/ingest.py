@@ -29,7 +29,12 @@ from recommender.fetch import is_complete, read_marker
 from recommender.fsutil import replace_dir, staging_dir
 from recommender.layouts import Layout, detect, unpack_source
 from recommender.settings import Settings
-from recommender.titles import canonical_genres, parse_movielens_title, title_key
+from recommender.titles import (
+    canonical_genres,
+    merge_alt_titles,
+    parse_movielens_title,
+    title_key,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -177,6 +182,14 @@ def _title_udf():
         T.StructField("alt_titles", T.ArrayType(T.StringType())),
     ])
     return F.udf(lambda raw, year: tuple(parse_movielens_title(raw, year)), schema)
+
+
+def _alt_titles_udf():
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    return F.udf(lambda title, alts, primary, original: merge_alt_titles(
+        title, alts, primary, original), T.ArrayType(T.StringType()))
 
 
 def _genres_udf():
@@ -414,8 +427,12 @@ def _with_imdb(spark: SparkSession, items: DataFrame, imdb_dir: Path,
         items = (items.join(best, "item_id", "left")
                  .withColumn("imdb_id", F.coalesce("imdb_id", "matched_id")).drop("matched_id"))
 
-    meta = basics.select("tconst", "runtime_minutes").join(ratings, "tconst", "left")
+    meta = (basics.select("tconst", "runtime_minutes", "primaryTitle", "originalTitle")
+            .join(ratings, "tconst", "left"))
+    # IMDb's titles become alternative titles, so a film is found by its original title.
     movies = (items.join(meta.withColumnRenamed("tconst", "imdb_id"), "imdb_id", "left")
+              .withColumn("alt_titles", _alt_titles_udf()("title", "alt_titles",
+                                                          "primaryTitle", "originalTitle"))
               .cache())
     matched = movies.where("runtime_minutes IS NOT NULL OR imdb_votes IS NOT NULL").count()
 

@@ -3,14 +3,22 @@
 MovieLens writes "Matrix, The (1999)" and "Shanghai Triad (Yao a yao yao dao waipo
 qiao) (1995)"; people read "The Matrix" and type "the matrix 1999". This module is
 the one place that knows both forms: :func:`parse_movielens_title` for display, and
-:func:`title_key` for matching (ingest joins on it; the bot's search will too).
+:func:`title_key` for matching (ingest joins on it; the bot's search does too).
+
+Keys are plain ASCII in every script: letters outside Latin are transliterated with
+``anyascii`` ("Брат" -> "brat", "기생충" -> "gisaengchung", Chinese characters one
+syllable each: "卧虎藏龙" -> "wo hu cang long", as IMDb writes Chinese titles), so a
+title is found both by its own script and by its Latin spelling.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import NamedTuple
+
+from anyascii import anyascii
 
 # Articles MovieLens moves to the end ("Matrix, The"), in the languages it uses.
 ARTICLES = (
@@ -86,14 +94,60 @@ def strip_accents(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def title_key(title: str) -> str:
-    """Matching key: no case, accents, punctuation or leading English article.
+# Chinese characters (also Japanese kanji): one syllable each, written without spaces,
+# so each becomes a word of its own; kana and Hangul runs stay joined ("doraemon").
+_HAN_BLOCKS = ((0x2E80, 0x2FDF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
+               (0x20000, 0x3FFFF))
 
-    'The Matrix', 'Matrix, The' and 'MATRIX' share a key; 'Amélie' matches 'Amelie'.
+
+@functools.lru_cache(maxsize=1 << 16)
+def _fold_char(char: str) -> str:
+    """One non-ASCII character as ASCII: accents dropped, other scripts transliterated."""
+    plain = strip_accents(char)
+    if plain.isascii():  # what Latin titles always got: the join keys stay the same
+        return plain
+    if unicodedata.category(char)[0] not in "LMN":
+        return " "  # emoji, symbols, controls and format marks separate words
+    latin = anyascii(char)
+    code = ord(char)
+    if any(low <= code <= high for low, high in _HAN_BLOCKS):
+        return f" {latin} "
+    return latin
+
+
+def to_ascii(text: str) -> str:
+    """``text`` in ASCII: 'Amélie' -> 'Amelie', 'Брат' -> 'Brat', '😀' -> ' '."""
+    if text.isascii():
+        return text
+    return "".join(c if c.isascii() else _fold_char(c) for c in text)
+
+
+def title_key(title: str) -> str:
+    """Matching key: no case, accents, punctuation or leading English article; ASCII.
+
+    'The Matrix', 'Matrix, The' and 'MATRIX' share a key; 'Amélie' matches 'Amelie';
+    'Брат' matches 'Brat'.
     """
-    text = strip_accents(move_article(title or "")).lower().replace("&", " and ")
+    text = to_ascii(move_article(title or "")).lower().replace("&", " and ")
     text = _NON_WORD.sub(" ", text).strip()
     return _LEADING_ARTICLE_KEY.sub("", text)
+
+
+def merge_alt_titles(title: str | None, alt_titles: list[str] | None,
+                     *names: str | None) -> list[str]:
+    """``alt_titles`` plus those of ``names`` that match differently from all before.
+
+    Names with the key of the title or of an earlier name are left out ("Les
+    misérables" adds nothing to "Les Misérables"), so are names with an empty key.
+    """
+    out = [a for a in alt_titles or () if a]
+    keys = {title_key(t) for t in [title or "", *out]}
+    for name in names:
+        key = title_key(name or "")
+        if key and key not in keys:
+            keys.add(key)
+            out.append(name.strip())
+    return out
 
 
 def canonical_genres(genres: list[str]) -> list[str]:

@@ -121,6 +121,11 @@ IMDB_BASICS = [
      "Drama"),
     ("tt0115012", "movie", "Shanghai Triad", "Yao a yao yao dao waipo qiao", "0", "1995",
      r"\N", "108", "Crime,Drama"),
+    # IMDb's own titles for two films of CSV_MOVIES: one adds nothing, one adds two.
+    ("tt0110413", "movie", "Léon: The Professional", "Léon", "0", "1994", r"\N", "110",
+     "Action,Crime,Drama"),
+    ("tt0877057", "tvSeries", "Death Note", "Desu nôto", "0", "2006", "2007", "24",
+     "Animation,Crime,Drama"),
     ("tt0903747", "tvSeries", "Breaking Bad", "Breaking Bad", "0", "2008", "2013", "45",
      "Crime,Drama,Thriller"),
     ("tt0185906", "tvMiniSeries", "Band of Brothers", "Band of Brothers", "0", "2001", "2001",

@@ -153,3 +153,24 @@ def test_failed_ingest_keeps_previous_output(spark, settings, tmp_path):
         ingest(spark, settings, source=empty, say=quiet)
     assert len(read_ratings(spark, settings)) == 11
     assert not [p for p in settings.data_dir.iterdir() if p.name.startswith(".tmp")]
+
+
+def test_imdb_titles_of_linked_films_become_alternative_titles(spark, settings, tmp_path):
+    add_imdb(settings)
+    ingest(spark, settings, source=datafiles.csv_zip(tmp_path / "s.zip"), say=quiet)
+    items = read_items(spark, settings)
+    # IMDb's primary and original titles differ from MovieLens' "Death Note: Desu nôto".
+    assert items[171749]["alt_titles"] == ["Death Note", "Desu nôto"]
+    # Both of Léon's IMDb titles are already there: nothing repeated.
+    assert items[293]["alt_titles"] == ["The Professional", "Léon"]
+    assert items[2571]["alt_titles"] == [] and items[1]["alt_titles"] == []
+    assert items[149532]["alt_titles"] == []  # linked, but not in IMDb's files
+
+
+def test_films_matched_by_title_keep_alternative_titles_without_repeats(spark, settings,
+                                                                        tmp_path):
+    add_imdb(settings)
+    ingest(spark, settings, source=datafiles.ml100k_zip(tmp_path / "ml.zip"), say=quiet)
+    items = read_items(spark, settings)
+    assert items[6]["alt_titles"] == ["Yao a yao yao dao waipo qiao"]  # also IMDb's original
+    assert items[5]["alt_titles"] == []  # "Les misérables" is "Les Misérables" as a key

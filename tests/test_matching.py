@@ -15,7 +15,7 @@ import random
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bench.titles import queries, synthetic_items
@@ -309,3 +309,136 @@ def test_large_catalogue_prefilter_agrees_with_a_full_scan(monkeypatch):
         slow = titles.search(text)  # every title scored
         assert quick.status == slow.status, text
         assert quick.candidates[:1] == slow.candidates[:1], text
+
+
+# ----- the served catalogue: films and series, alternative titles in several scripts ------
+
+# As ingest writes them: IMDb's primary and original titles are alternative titles of the
+# films linked to IMDb; series have no MovieLens popularity.
+SERVED = [
+    {"item_id": 1, "title": "Amélie", "year": 2001, "kind": "movie", "popularity": 190,
+     "alt_titles": ["Le fabuleux destin d'Amélie Poulain"]},
+    {"item_id": 2, "title": "Parasite", "year": 2019, "kind": "movie", "popularity": 150,
+     "alt_titles": ["Gisaengchung", "기생충"]},
+    {"item_id": 3, "title": "Spirited Away", "year": 2001, "kind": "movie", "popularity": 220,
+     "alt_titles": ["Sen to Chihiro no kamikakushi", "千と千尋の神隠し"]},
+    {"item_id": 4, "title": "Брат", "year": 1997, "kind": "movie", "popularity": 30},
+    {"item_id": 5, "title": "Crouching Tiger, Hidden Dragon", "year": 2000, "kind": "movie",
+     "popularity": 150, "alt_titles": ["Wo hu cang long"]},
+    {"item_id": 6, "title": "The Message", "year": 1976, "kind": "movie", "popularity": 5,
+     "alt_titles": ["الرسالة"]},
+    {"item_id": 7, "title": "Fargo", "year": 1996, "kind": "movie", "popularity": 500},
+    {"item_id": 8, "title": "Fargo", "year": 2014, "kind": "tv", "popularity": 0},
+    {"item_id": 9, "title": "Dune", "year": 1984, "kind": "movie", "popularity": 80},
+    {"item_id": 10, "title": "Dune", "year": 2021, "kind": "movie", "popularity": 250},
+    {"item_id": 11, "title": "Dune", "year": 2000, "kind": "tv", "popularity": 0,
+     "alt_titles": ["Frank Herbert's Dune"]},
+    {"item_id": 12, "title": "The Office", "year": 2001, "kind": "tv", "popularity": 0},
+    {"item_id": 13, "title": "The Office", "year": 2005, "kind": "tv", "popularity": 0},
+    {"item_id": 14, "title": "Death Note: Desu nôto", "year": 2006, "kind": "movie",
+     "popularity": 20, "alt_titles": ["Death Note", "Desu nôto"]},
+]
+
+
+@functools.cache
+def served() -> TitleIndex:
+    return TitleIndex(SERVED)
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "expected"),
+    [
+        # original titles, both ways
+        ("Le fabuleux destin d'Amélie Poulain", "found", [1]),
+        ("fabuleux destin amelie poulain", "found", [1]),
+        ("amelie", "found", [1]),
+        ("gisaengchung", "found", [2]),
+        ("sen to chihiro no kamikakushi", "found", [3]),
+        ("desu noto", "found", [14]),
+        ("death note", "found", [14]),
+        # other scripts, typed in them or in Latin letters
+        ("기생충", "found", [2]),
+        ("千と千尋の神隠し", "found", [3]),
+        ("千と千尋", "found", [3]),
+        ("Брат", "found", [4]),
+        ("брат 1997", "found", [4]),
+        ("brat", "found", [4]),
+        ("Брaт", "found", [4]),  # a Latin "a" among Cyrillic letters
+        ("卧虎藏龙", "found", [5]),
+        ("wo hu cang long", "found", [5]),
+        ("الرسالة", "found", [6]),
+        ("\u202bالرسالة\u202c", "found", [6]),  # RTL embedding marks around it
+        # remakes, and a film and a series sharing a name
+        ("fargo", "ambiguous", [7, 8]),
+        ("fargo tv", "found", [8]),
+        ("fargo series", "found", [8]),
+        ("fargo 1996", "found", [7]),
+        ("fargo 2014", "found", [8]),
+        ("fargo movie", "found", [7]),
+        ("dune", "ambiguous", [10, 9, 11]),
+        ("dune 1984", "found", [9]),
+        ("dune (2021)", "found", [10]),
+        ("dune tv", "found", [11]),
+        ("frank herbert's dune", "found", [11]),
+        ("the office", "ambiguous", [12, 13]),  # no popularity: the lower id first
+        ("the office 2005", "found", [13]),
+        ("the office (2001)", "found", [12]),
+    ],
+)
+def test_served_catalogue(query, status, expected):
+    match = served().search(query)
+    assert (match.status, ids(match)) == (status, expected)
+
+
+def test_ambiguous_choices_are_told_apart_by_year_and_kind():
+    from bot.replies import describe
+
+    assert [describe(c) for c in served().search("fargo").candidates] == [
+        "Fargo (1996)", "Fargo (2014) [TV]"]
+    assert [describe(c) for c in served().search("dune").candidates] == [
+        "Dune (2021)", "Dune (1984)", "Dune (2000) [TV]"]
+    assert [describe(c) for c in served().search("the office").candidates] == [
+        "The Office (2001) [TV]", "The Office (2005) [TV]"]
+
+
+def test_a_title_is_shown_as_written_whatever_script_found_it():
+    assert served().search("gisaengchung").best.title == "Parasite"
+    assert served().search("brat").best.title == "Брат"
+
+
+_ODD = ("\u202e\u202b\u200f\u200b\ufeff\x00\x07\x1b\t\n😀🎬👨‍👩‍👧ﷺ"
+        + "Брат千と기생충الرسالةשלוםनमस्तेΖ" + "the dune fargo tv 1996 ()&'-:")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(query=st.one_of(st.text(st.sampled_from(_ODD), max_size=10_000),
+                       st.text(st.characters(codec="utf-8"), min_size=1000, max_size=10_000)))
+def test_any_script_rtl_emoji_or_control_text_gives_a_consistent_match(query):
+    match = served().search(query)
+    assert match.status in {"found", "ambiguous", "none"}
+    assert (match.status == "found") == (match.best is not None)
+    assert all(0.0 <= c.score <= 100.0 for c in match.candidates)
+
+
+@settings(max_examples=200, deadline=None)
+@given(query=st.text(st.characters(codec="utf-8"), max_size=10_000))
+def test_work_per_query_is_bounded_by_the_cut(query):
+    # What bounds a query's cost (bench/titles.py times it): the key scored is cut.
+    from bot.matching import MAX_KEY, _parse
+
+    parsed = _parse(query[:MAX_QUERY])
+    assert parsed is None or (len(parsed.full) <= MAX_KEY and len(parsed.core) <= MAX_KEY)
+
+
+@settings(max_examples=100, deadline=None)
+@given(title=st.text(st.characters(categories=("Lu", "Ll", "Lo"), codec="utf-8"),
+                     min_size=1, max_size=30))
+def test_a_title_in_any_script_is_found_by_itself(title):
+    from recommender.titles import title_key
+
+    key = title_key(title)
+    assume(key and key not in {title_key(i["title"]) for i in SERVED})
+    index = TitleIndex([*SERVED, {"item_id": 99, "title": title, "kind": "tv"}])
+    match = index.search(title)
+    assert 99 in ids(match), (title, key, match)
+

@@ -1,13 +1,18 @@
 """MovieLens titles become display titles and matching keys."""
 
+import re
+import unicodedata
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recommender.titles import (
     canonical_genres,
+    merge_alt_titles,
     move_article,
     parse_movielens_title,
+    strip_accents,
     title_key,
 )
 
@@ -81,3 +86,81 @@ def test_title_key_is_idempotent_and_plain(text):
     assert key == key.strip()
     assert all(c.isascii() and (c.isalnum() or c == " ") for c in key)
     assert title_key(key) == key
+
+
+@pytest.mark.parametrize(
+    ("title", "key"),
+    [
+        ("Брат", "brat"),  # Cyrillic
+        ("Αλέξης Ζορμπάς", "alexis zormpas"),  # Greek
+        ("기생충", "gisaengchung"),  # Korean: IMDb's original title is "Gisaengchung"
+        ("卧虎藏龙", "wo hu cang long"),  # Chinese: one word per character, as IMDb writes it
+        ("千と千尋の神隠し", "qian to qian xun no shen yin shi"),  # kanji read as Chinese
+        ("ドラえもん", "doraemon"),  # kana runs stay one word
+        ("الرسالة", "lrslh"),  # Arabic and Hebrew: consonants only, but stable
+        ("שלום", "slvm"),
+        ("Straße", "strasse"),  # Latin letters without a decomposition are spelled out
+        ("Frøken Smillas fornemmelse for sne", "froken smillas fornemmelse for sne"),
+        ("Star⭐Wars 😀", "star wars"),  # symbols and emoji separate words
+        ("\u202eabc\x00def", "abc def"),  # format and control characters too
+        ("😀🎬", ""),
+    ],
+)
+def test_title_key_in_other_scripts(title, key):
+    assert title_key(title) == key
+
+
+def test_a_title_and_its_latin_spelling_share_a_key():
+    assert title_key("Брат") == title_key("Brat") == title_key("BRAT")
+    assert title_key("卧虎藏龙") == title_key("Wo hu cang long")
+    assert title_key("기생충") == title_key("Gisaengchung")
+
+
+def _key_before_transliteration(title: str) -> str:
+    """title_key as it was before other scripts were transliterated (ingest's old join)."""
+    text = strip_accents(move_article(title or "")).lower().replace("&", " and ")
+    text = re.sub(r"[^0-9a-z]+", " ", text).strip()
+    return re.sub(r"^(?:(?:the|a|an)\s+)+", "", text)
+
+
+# Every character the old key already turned into ASCII: plain and accented Latin, digits,
+# punctuation, ligatures such as "ﬁ", full-width forms.
+_ALREADY_ASCII = [chr(c) for c in range(0x20, 0x3000) if not 0xD800 <= c <= 0xDFFF
+                  and strip_accents(chr(c)).isascii()] + ["ﬁ", "Ａ", "１"]
+
+
+@settings(max_examples=300)
+@given(st.text(st.sampled_from(_ALREADY_ASCII), max_size=80))
+def test_latin_keys_are_unchanged(text):
+    # Ingest joins MovieLens to IMDb on title_key: Latin titles must keep their keys.
+    assert title_key(text) == _key_before_transliteration(text)
+
+
+def test_only_letters_the_old_key_dropped_change():
+    changed = [chr(c) for c in range(0xA0, 0x250) if unicodedata.category(chr(c))[0] == "L"
+               and title_key(chr(c)) != _key_before_transliteration(chr(c))]
+    assert all(_key_before_transliteration(c) == "" for c in changed)
+    assert {"ß", "ø", "æ", "ł", "đ", "þ", "œ"} <= set(changed)
+
+
+_SCRIPTS = st.characters(codec="utf-8", exclude_categories=("Cs",))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(_SCRIPTS, max_size=10_000))
+def test_title_key_of_any_text_is_plain_ascii(text):
+    key = title_key(text)
+    assert key.isascii() and key == key.strip() and "  " not in key
+    assert all(c.isalnum() or c == " " for c in key)
+    assert title_key(key) == key
+
+
+def test_merge_alt_titles_adds_only_new_keys():
+    assert merge_alt_titles("Amelie", ["Le Fabuleux destin d'Amélie Poulain"], "Amélie",
+                            "Le fabuleux destin d'Amélie Poulain") == [
+        "Le Fabuleux destin d'Amélie Poulain"]
+    assert merge_alt_titles("Star Wars: Episode IV - A New Hope", [], "Star Wars",
+                            "Star Wars") == ["Star Wars"]
+    assert merge_alt_titles("Parasite", None, "Parasite", "Gisaengchung") == ["Gisaengchung"]
+    assert merge_alt_titles("Brother", ["Brat"], None, "Брат") == ["Brat"]  # same key
+    assert merge_alt_titles("X", [], "", "😀", " Y ") == ["Y"]
