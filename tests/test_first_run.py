@@ -90,5 +90,5 @@ def test_with_both_mirrors_up_the_first_run_builds_the_current_catalogue(tmp_pat
     assert done.returncode == 0, done.stderr
     assert f"Data set: {expected} (the newest MovieLens this machine can train on" in done.stdout
     assert "TV shows: 3" in done.stdout
-    assert "IMDb: 2 movies linked to IMDb" in done.stdout  # the two links.csv ids IMDb has
+    assert "IMDb: 4 movies linked to IMDb" in done.stdout  # the links.csv ids IMDb has
     assert [p for p, _ in grouplens.requests if p.endswith(".zip")][-1] == f"/{expected}.zip"
