@@ -5,7 +5,7 @@ import pytest
 
 from recommender.artifacts import NEIGHBOURS, read_artifact, write_artifact
 from recommender.errors import ModelError
-from recommender.neighbours import Neighbours, like_cosine
+from recommender.neighbours import Neighbours, like_cosine, top_cosines
 from recommender.serve import Recommender
 
 
@@ -75,3 +75,28 @@ def test_spark_like_cosines_match_numpy(spark):
         expected = np.lexsort((np.arange(25), -cosine[item]))[:5]
         assert found.ids[row].tolist() == expected.tolist()
         assert found.sims[row] == pytest.approx(cosine[item, expected], rel=1e-5)
+
+
+def test_numpy_cosines_match_brute_force_with_ties_and_gaps():
+    # Few users over many items: many equal cosines (ties go to the lower id), items liked
+    # with nobody else (no neighbours), ids with gaps; the rows are built in small blocks.
+    rng = np.random.default_rng(7)
+    pairs = {(int(u), int(i)) for u in range(30) for i in rng.choice(40, 4, replace=False)}
+    pairs |= {(99, 1000)}  # an item liked alone
+    users, items = (np.array(x) for x in zip(*sorted(pairs), strict=True))
+    ids = np.unique(items)
+    i, j, s = top_cosines(users * 7, items * 3 + 5, k=6, block=4)
+    found = Neighbours.from_triples(i, j, s, ids * 3 + 5)
+
+    matrix = np.zeros((100, len(ids)))
+    matrix[users, np.searchsorted(ids, items)] = 1
+    gram = matrix.T @ matrix
+    cosine = gram / np.sqrt(np.outer(np.diag(gram), np.diag(gram)))
+    np.fill_diagonal(cosine, 0)
+    for row in range(len(ids)):
+        got = slice(found.indptr[row], found.indptr[row + 1])
+        positive = np.flatnonzero(cosine[row] > 0)
+        expected = positive[np.lexsort((positive, -cosine[row, positive]))][:6]
+        assert found.ids[got].tolist() == (ids[expected] * 3 + 5).tolist()
+        assert found.sims[got] == pytest.approx(cosine[row, expected], rel=1e-6)
+    assert found.indptr[-1] - found.indptr[-2] == 0  # item 1000: no neighbours
