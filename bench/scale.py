@@ -179,8 +179,9 @@ def bot_script(models_dir: Path) -> str:
     current = artifacts.current_dir(models_dir)
     lines = (current / artifacts.ITEMS_JSONL).read_text().splitlines() if current else []
     items = [json.loads(line) for line in lines]
-    titles = [i["title"] for i in sorted(items, key=lambda i: -(i.get("popularity") or 0))[:3]]
-    likes = "".join(f"/like {t}\n" for t in titles) or "/like star wars\n"
+    top = sorted(items, key=lambda i: -(i.get("popularity") or 0))[:3]
+    # With the year: a synthetic title alone often matches several films.
+    likes = "".join(f"/like {i['title']} ({i['year']})\n" for i in top) or "/like star wars\n"
     return likes + "/recommend\n/more\n/why 1\n"
 
 
