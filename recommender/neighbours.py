@@ -62,9 +62,21 @@ class Neighbours:
             return "neighbour offsets are inconsistent"
         if self.sims.shape != self.ids.shape or not np.isfinite(self.sims).all():
             return "neighbour similarities are missing or not finite"
-        if len(self.ids) and not np.isin(self.ids, self.item_ids).all():
+        if not self._ids_known():
             return "a neighbour is not an item of the model"
         return None
+
+    def _ids_known(self, block: int = 1 << 20) -> bool:
+        """Every neighbour id is one of ``item_ids`` (sorted), checked a block at a time:
+        ``np.isin`` over ML-32M's 17 million ids took ~150 MB of temporary memory."""
+        if len(self.item_ids) == 0:
+            return len(self.ids) == 0
+        for first in range(0, len(self.ids), block):
+            ids = self.ids[first:first + block]
+            at = np.minimum(np.searchsorted(self.item_ids, ids), len(self.item_ids) - 1)
+            if not np.array_equal(self.item_ids[at], ids):
+                return False
+        return True
 
 
 class LinkRows:
