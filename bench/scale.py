@@ -199,10 +199,11 @@ def environment(work: Path, url: str, driver_memory: str | None) -> dict[str, st
 
 def verdict(steps: dict, serve: dict | None) -> dict:
     """Each figure beside its target."""
-    first = sum(steps[s]["seconds"] for s in ("prepare", "train") if s in steps)
     jvm = max((s.get("jvm_peak_mib", 0) for s in steps.values()), default=0) / 1024
-    out = {"first_run_s": [round(first, 1), TARGETS["first_run_s"]],
-           "jvm_peak_gib": [round(jvm, 2), TARGETS["jvm_peak_gib"]]}
+    out = {"jvm_peak_gib": [round(jvm, 2), TARGETS["jvm_peak_gib"]]}
+    if "prepare" in steps and "train" in steps:  # the first run is both, download excluded
+        first = steps["prepare"]["seconds"] + steps["train"]["seconds"]
+        out["first_run_s"] = [round(first, 1), TARGETS["first_run_s"]]
     if "retrain" in steps:
         out["retrain_s"] = [steps["retrain"]["seconds"], TARGETS["retrain_s"]]
     if "bot" in steps:
