@@ -218,7 +218,10 @@ def _read_neighbours(folder: Path, ids: np.ndarray, fail) -> Neighbours | None:
         with np.load(path, allow_pickle=False) as saved:
             found = Neighbours(saved["item_ids"].astype(np.int64),
                                saved["indptr"].astype(np.int64),
-                               saved["ids"].astype(np.int64), saved["sims"].astype(np.float32))
+                               # int32 as published (neighbours.py): no 64-bit copy
+                               saved["ids"].astype(np.int32 if saved["ids"].dtype == np.int32
+                                                   else np.int64),
+                               saved["sims"].astype(np.float32))
     except (OSError, ValueError, KeyError) as exc:
         raise fail(f"{NEIGHBOURS}: {type(exc).__name__}: {exc}") from None
     if not np.isin(found.item_ids, ids).all():

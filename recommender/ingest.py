@@ -237,7 +237,10 @@ def _read_items(spark: SparkSession, layout: Layout) -> tuple[DataFrame, int, di
         if layout.links is not None:
             links = (spark.read.option("header", "true").csv(str(layout.links))
                      .select(F.col("movieId").alias("id_raw"),
-                             F.concat(F.lit("tt"), F.lpad(F.trim("imdbId"), 7, "0"))
+                             # Zero-padded to 7 digits, never cut: Spark's lpad shortens
+                             # longer strings, and newer films (in ML-32M) have 8 digits.
+                             F.concat(F.lit("tt"), F.expr(
+                                 "lpad(trim(imdbId), greatest(7, length(trim(imdbId))), '0')"))
                              .alias("imdb_id"))
                      .where(F.expr("try_cast(imdbId AS INT) IS NOT NULL")))
             frame = frame.join(links, "id_raw", "left")

@@ -30,7 +30,7 @@ class Neighbours:
 
     item_ids: np.ndarray  # int64, sorted
     indptr: np.ndarray  # int64, len(item_ids) + 1
-    ids: np.ndarray  # int64
+    ids: np.ndarray  # int32 (int64 if an id needs it)
     sims: np.ndarray  # float32
 
     @classmethod
@@ -48,7 +48,11 @@ class Neighbours:
         item, neighbour, sim = item[keep], neighbour[keep], sim[keep]
         counts = np.bincount(np.searchsorted(item_ids, item), minlength=len(item_ids))
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return cls(item_ids, indptr, neighbour.astype(np.int64), sim.astype(np.float32))
+        # Item ids fit in 32 bits (TV shows start at 100,000,000): half the memory of the
+        # ~17 million neighbours of ML-32M, in the artifact and while the bot loads it.
+        small = len(neighbour) == 0 or int(neighbour.max()) < 2**31
+        return cls(item_ids, indptr, neighbour.astype(np.int32 if small else np.int64),
+                   sim.astype(np.float32))
 
     def validate(self) -> str | None:
         """Why these arrays cannot be served, or None when they can."""
@@ -58,9 +62,21 @@ class Neighbours:
             return "neighbour offsets are inconsistent"
         if self.sims.shape != self.ids.shape or not np.isfinite(self.sims).all():
             return "neighbour similarities are missing or not finite"
-        if len(self.ids) and not np.isin(self.ids, self.item_ids).all():
+        if not self._ids_known():
             return "a neighbour is not an item of the model"
         return None
+
+    def _ids_known(self, block: int = 1 << 20) -> bool:
+        """Every neighbour id is one of ``item_ids`` (sorted), checked a block at a time:
+        ``np.isin`` over ML-32M's 17 million ids took ~150 MB of temporary memory."""
+        if len(self.item_ids) == 0:
+            return len(self.ids) == 0
+        for first in range(0, len(self.ids), block):
+            ids = self.ids[first:first + block]
+            at = np.minimum(np.searchsorted(self.item_ids, ids), len(self.item_ids) - 1)
+            if not np.array_equal(self.item_ids[at], ids):
+                return False
+        return True
 
 
 class LinkRows:
@@ -76,15 +92,28 @@ class LinkRows:
         self.indptr, self.columns, self.values, self.size = indptr, columns, values, size
 
     @classmethod
-    def of(cls, found: Neighbours, row_ids: np.ndarray) -> LinkRows:
-        """``found`` re-indexed by the rows of the sorted ids ``row_ids``."""
+    def of(cls, found: Neighbours, row_ids: np.ndarray, block: int = 4096) -> LinkRows:
+        """``found`` re-indexed by the rows of the sorted ids ``row_ids``.
+
+        Both are sorted by item id, so ``found``'s entries already come in row order and
+        only each row's entries are re-sorted, ``block`` rows at a time: at ML-32M scale
+        (17 million entries) sorting them all at once cost the bot ~400 MB of temporary
+        peak memory on loading a model.
+        """
         counts = np.zeros(len(row_ids), dtype=np.int64)
         counts[np.searchsorted(row_ids, found.item_ids)] = np.diff(found.indptr)
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        entry_rows = np.repeat(np.arange(len(row_ids)), counts)
-        columns = np.searchsorted(row_ids, found.ids).astype(np.int32)
-        order = np.lexsort((columns, entry_rows))
-        return cls(indptr, columns[order], found.sims[order].astype(np.float32), len(row_ids))
+        columns = np.empty(len(found.ids), dtype=np.int32)
+        values = np.empty(len(found.ids), dtype=np.float32)
+        for first in range(0, len(found.item_ids), block):
+            bounds = found.indptr[first:first + block + 1]
+            lo, hi = int(bounds[0]), int(bounds[-1])
+            cols = np.searchsorted(row_ids, found.ids[lo:hi]).astype(np.int32)
+            owner = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
+            order = np.lexsort((cols, owner))
+            columns[lo:hi] = cols[order]
+            values[lo:hi] = found.sims[lo:hi][order]
+        return cls(indptr, columns, values, len(row_ids))
 
     def _entries(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positions of the given rows' entries, and which of ``rows`` each belongs to."""
@@ -120,27 +149,84 @@ def like_cosine(likes: DataFrame, k: int = NEIGHBOURS, user_cap: int = USER_CAP
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each item's ``k`` nearest items by like cosine, as (item, neighbour, sim) arrays.
 
-    ``likes``: a frame of distinct (user_id, item_id) pairs, one per like.
+    ``likes``: a frame of distinct (user_id, item_id) pairs, one per like. Spark caps each
+    user's likes; the pairs are counted by :func:`top_cosines` on the driver, since a
+    Spark self-join makes every co-liked pair a row (~2 billion at ML-32M: the slowest
+    step of training there), where a sparse product only adds them up.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     by_user = Window.partitionBy("user_id").orderBy(F.xxhash64("item_id"), "item_id")
     capped = (likes.withColumn("n", F.row_number().over(by_user))
-              .where(F.col("n") <= user_cap).drop("n").cache())
-    counts = capped.groupBy("item_id").agg(F.count("*").alias("likes"))
-    a, b = capped.alias("a"), capped.alias("b")
-    pairs = (a.join(b, "user_id").where(F.col("a.item_id") != F.col("b.item_id"))
-             .groupBy(F.col("a.item_id").alias("i"), F.col("b.item_id").alias("j"))
-             .agg(F.count("*").alias("both")))
-    ci = counts.select(F.col("item_id").alias("i"), F.col("likes").alias("li"))
-    cj = counts.select(F.col("item_id").alias("j"), F.col("likes").alias("lj"))
-    sims = (pairs.join(ci, "i").join(cj, "j")
-            .select("i", "j", (F.col("both") / F.sqrt(F.col("li") * F.col("lj"))).alias("s")))
-    best = Window.partitionBy("i").orderBy(F.col("s").desc(), F.col("j"))
-    top = sims.withColumn("r", F.row_number().over(best)).where(F.col("r") <= k)
-    table = top.select("i", "j", "s").toArrow()
-    capped.unpersist()
-    return (table.column("i").to_numpy().astype(np.int64),
-            table.column("j").to_numpy().astype(np.int64),
-            table.column("s").to_numpy().astype(np.float32))
+              .where(F.col("n") <= user_cap).select("user_id", "item_id"))
+    table = capped.toArrow()
+    return top_cosines(table.column("user_id").to_numpy(), table.column("item_id").to_numpy(),
+                       k)
+
+
+def top_cosines(users: np.ndarray, items: np.ndarray, k: int = NEIGHBOURS,
+                block: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``k`` highest like cosines of each item from distinct (user, item) likes.
+
+    cos(i, j) = both / sqrt(likes_i * likes_j) over pairs liked together at least once,
+    i != j; ties go to the lower neighbour id (as Spark ordered them). Rows of the item x
+    item co-count matrix are made ``block`` at a time (sparse), so memory stays bounded.
+    """
+    from scipy import sparse
+
+    item_ids, col = _codes(items)
+    _, row = _codes(users)
+    n_items = len(item_ids)
+    liked = sparse.csr_matrix((np.ones(len(col), np.float32), (row, col)),
+                              shape=(int(row.max(initial=-1)) + 1, n_items))
+    by_item = liked.T.tocsr()
+    counts = np.bincount(col, minlength=n_items).astype(np.float64)
+    parts = [_block_top(by_item[start:start + block] @ liked, start, counts, k)
+             for start in range(0, n_items, block)]
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, np.zeros(0, np.float32)
+    i, j, s = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return item_ids[i], item_ids[j], s
+
+
+def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and each value's index among them (a sort, which numpy's
+    hash-based ``unique(return_inverse=True)`` was ~50x slower than here)."""
+    values = np.asarray(values, dtype=np.int64)
+    ordered = np.sort(values)
+    distinct = ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])] \
+        if len(ordered) else ordered
+    return distinct, np.searchsorted(distinct, values)
+
+
+def _block_top(both, start: int, counts: np.ndarray,
+               k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top ``k`` per row of one block of co-counts (rows ``start``.. of the item matrix)."""
+    both = both.tocsr()
+    i_parts, j_parts, s_parts = [], [], []
+    for r in range(both.shape[0]):
+        lo, hi = both.indptr[r], both.indptr[r + 1]
+        j, s = _row_top(start + r, both.indices[lo:hi], both.data[lo:hi], counts, k)
+        i_parts.append(np.full(len(j), start + r, dtype=np.int64))
+        j_parts.append(j)
+        s_parts.append(s)
+    return (np.concatenate(i_parts), np.concatenate(j_parts).astype(np.int64),
+            np.concatenate(s_parts).astype(np.float32))
+
+
+def _row_top(i: int, j: np.ndarray, both: np.ndarray, counts: np.ndarray,
+             k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Item ``i``'s top ``k`` (neighbour columns, cosines) of its co-liked columns ``j``."""
+    keep = j != i
+    j, both = j[keep], both[keep]
+    # The same double-precision expression as Spark's (both / sqrt(li * lj)), so ties
+    # and their order are the same.
+    sims = both.astype(np.float64) / np.sqrt(counts[i] * counts[j])
+    if len(sims) > k:
+        cut = np.partition(sims, len(sims) - k)[len(sims) - k]
+        keep = sims >= cut
+        j, sims = j[keep], sims[keep]
+    order = np.lexsort((j, -sims))[:k]
+    return j[order], sims[order]

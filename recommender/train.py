@@ -79,6 +79,7 @@ class AlsFit:
     user_factors: np.ndarray
     seconds: float
     neighbours: Neighbours | None = None
+    neighbours_seconds: float = 0.0  # of ``seconds``: the like cosines (phase timing)
 
 
 def _factors(frame: DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -113,14 +114,15 @@ def fit_als(ratings: DataFrame, params: TrainParams, neighbours: bool = True) ->
     model = als.fit(prefs)
     item_ids, item_factors = _with_zero_rows(*_factors(model.itemFactors), rated)
     user_ids, user_factors = _factors(model.userFactors)
-    found = None
+    found, neighbours_started = None, time.monotonic()
     if neighbours:
         # A like is what the one rule calls a like: at least the strength of LIKED_AT_LEAST.
         like = float(strength(params.scheme, np.array([LIKED_AT_LEAST]))[0])
         likes = prefs.where(F.col("pref") >= F.lit(like)).select("user_id", "item_id")
         found = Neighbours.from_triples(*like_cosine(likes.distinct()), item_ids=item_ids)
+    now = time.monotonic()
     return AlsFit(item_ids, item_factors, user_ids, user_factors,
-                  round(time.monotonic() - started, 2), found)
+                  round(now - started, 2), found, round(now - neighbours_started, 2))
 
 
 def _with_zero_rows(ids: np.ndarray, factors: np.ndarray,
@@ -254,7 +256,8 @@ def train(spark: SparkSession, settings: Settings, params: TrainParams = TrainPa
         f"iterations) on {n_ratings:,} ratings from {n_users:,} users, plus "
         f"{len(bot_users):,} from {len(set(bot_users.tolist())):,} bot users ...")
     fit = fit_als(prefs, params)
-    say(f"  fitted in {fit.seconds:.1f} s; collecting factors of {len(fit.item_ids):,} items")
+    say(f"  fitted in {fit.seconds:.1f} s (like neighbours {fit.neighbours_seconds:.1f} s); "
+        f"collecting factors of {len(fit.item_ids):,} items")
     by_item = {r["item_id"]: (r["n"], r["mean"]) for r in stats}
     popularity = np.array([by_item.get(int(i), (0, 0))[0] for i in fit.item_ids])
     mean_rating = np.array([by_item.get(int(i), (0, np.nan))[1] for i in fit.item_ids],

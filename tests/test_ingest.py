@@ -83,6 +83,21 @@ def test_csv_zip_layout_with_links(spark, settings, tmp_path):
     assert {r["rating"] for r in read_ratings(spark, settings)} >= {0.5, 3.5, 4.5}
 
 
+def test_eight_digit_imdb_ids_are_kept_whole(spark, settings, tmp_path):
+    # ML-32M links films from 2019 on to 8-digit IMDb ids; 7 digits stay zero-padded.
+    folder = tmp_path / "ml-32m"
+    folder.mkdir()
+    (folder / "movies.csv").write_text("movieId,title,genres\n1,Toy Story (1995),Comedy\n"
+                                       "2,Oppenheimer (2023),Drama\n")
+    (folder / "links.csv").write_text("movieId,imdbId,tmdbId\n1,0114709,862\n"
+                                      "2,15398776,872585\n")
+    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.0,1\n"
+                                        "1,2,5.0,2\n")
+    ingest(spark, settings, source=folder, say=quiet)
+    items = read_items(spark, settings)
+    assert (items[1]["imdb_id"], items[2]["imdb_id"]) == ("tt0114709", "tt15398776")
+
+
 def test_ml100k_is_matched_to_imdb_by_title_and_year_and_gains_tv_shows(spark, settings,
                                                                         tmp_path):
     add_imdb(settings)

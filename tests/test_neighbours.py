@@ -5,7 +5,7 @@ import pytest
 
 from recommender.artifacts import NEIGHBOURS, read_artifact, write_artifact
 from recommender.errors import ModelError
-from recommender.neighbours import Neighbours, like_cosine
+from recommender.neighbours import LinkRows, Neighbours, like_cosine, top_cosines
 from recommender.serve import Recommender
 
 
@@ -75,3 +75,48 @@ def test_spark_like_cosines_match_numpy(spark):
         expected = np.lexsort((np.arange(25), -cosine[item]))[:5]
         assert found.ids[row].tolist() == expected.tolist()
         assert found.sims[row] == pytest.approx(cosine[item, expected], rel=1e-5)
+
+
+def test_numpy_cosines_match_brute_force_with_ties_and_gaps():
+    # Few users over many items: many equal cosines (ties go to the lower id), items liked
+    # with nobody else (no neighbours), ids with gaps; the rows are built in small blocks.
+    rng = np.random.default_rng(7)
+    pairs = {(int(u), int(i)) for u in range(30) for i in rng.choice(40, 4, replace=False)}
+    pairs |= {(99, 1000)}  # an item liked alone
+    users, items = (np.array(x) for x in zip(*sorted(pairs), strict=True))
+    ids = np.unique(items)
+    i, j, s = top_cosines(users * 7, items * 3 + 5, k=6, block=4)
+    found = Neighbours.from_triples(i, j, s, ids * 3 + 5)
+
+    matrix = np.zeros((100, len(ids)))
+    matrix[users, np.searchsorted(ids, items)] = 1
+    gram = matrix.T @ matrix
+    cosine = gram / np.sqrt(np.outer(np.diag(gram), np.diag(gram)))
+    np.fill_diagonal(cosine, 0)
+    for row in range(len(ids)):
+        got = slice(found.indptr[row], found.indptr[row + 1])
+        positive = np.flatnonzero(cosine[row] > 0)
+        expected = positive[np.lexsort((positive, -cosine[row, positive]))][:6]
+        assert found.ids[got].tolist() == (ids[expected] * 3 + 5).tolist()
+        assert found.sims[got] == pytest.approx(cosine[row, expected], rel=1e-6)
+    assert found.indptr[-1] - found.indptr[-2] == 0  # item 1000: no neighbours
+
+
+def test_link_rows_place_neighbours_on_catalogue_rows_block_by_block():
+    # Catalogue rows 10..80 (some without neighbours); rows re-sorted by column in blocks.
+    rng = np.random.default_rng(3)
+    catalogue = np.arange(10, 81)
+    source = rng.choice(catalogue, 300)
+    target = rng.choice(catalogue, 300)
+    found = Neighbours.from_triples(source, target, rng.uniform(0.1, 1, 300), catalogue[::2])
+    dense = np.zeros((len(catalogue), len(catalogue)))
+    for r in range(len(found.item_ids)):
+        for at in range(found.indptr[r], found.indptr[r + 1]):
+            dense[found.item_ids[r] - 10, found.ids[at] - 10] = found.sims[at]
+    for block in (1, 3, 4096):
+        links = LinkRows.of(found, catalogue, block=block)
+        assert links.block(np.arange(len(catalogue)), np.arange(len(catalogue))) == \
+            pytest.approx(dense)
+        for row in range(len(catalogue)):  # columns sorted within each row
+            cols = links.columns[links.indptr[row]:links.indptr[row + 1]]
+            assert np.all(np.diff(cols) > 0)

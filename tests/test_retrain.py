@@ -16,6 +16,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.app import load_model, start_jobs
@@ -257,3 +258,19 @@ def test_the_published_summary_names_both_figures():
         "nDCG@10 0.2345 (was 0.2500); includes 3 ratings from the bot's users.")
     outcome.details = {"new_user_score": 0.2345, "old_new_user_score": None}
     assert outcome.summary().endswith("(was 0.4000 for v1); new-user nDCG@10 0.2345.")
+
+
+def test_the_gate_samples_movielens_users_but_keeps_every_bot_user():
+    from jobs.retrain import sample_users
+    from recommender.evaluate import Ratings
+    from recommender.train import BOT_USER_ID_BASE
+
+    users = np.concatenate([np.repeat(np.arange(1, 101), 3), [BOT_USER_ID_BASE + 1] * 2])
+    data = Ratings(users, np.arange(len(users)), np.full(len(users), 4.0),
+                   np.zeros(len(users)))
+    assert sample_users(data, limit=100) is data  # small data sets are untouched
+    kept = sample_users(data, limit=10)
+    movielens = np.unique(kept.users[kept.users < BOT_USER_ID_BASE])
+    assert len(movielens) == 10 and (kept.users == BOT_USER_ID_BASE + 1).sum() == 2
+    assert len(kept) == 10 * 3 + 2  # every rating of a chosen user
+    assert np.array_equal(sample_users(data, limit=10).users, kept.users)  # same every night
