@@ -56,7 +56,7 @@ from bot.payloads import (
 from bot.replies import Button, Card, Reply, describe, imdb_url, joined
 from recommender.errors import RecommenderError
 from recommender.preferences import split
-from recommender.serve import Recommendation, Recommender
+from recommender.serve import Recommendation, Recommender, trim_heap
 from storage import InvalidRating, Storage, StorageFull
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,12 @@ class PickList:
     page_size: int
 
 
+def _index_of(recommender: Recommender) -> TitleIndex:
+    index = TitleIndex.from_recommender(recommender)
+    trim_heap()  # building the index frees as much as it keeps
+    return index
+
+
 def numbered_heading(number: int, item: Recommendation) -> str:
     """"1. Fargo (1996) · Crime, Thriller"."""
     genres = f" · {', '.join(item.genres[:3])}" if item.genres else ""
@@ -152,8 +158,7 @@ class Conversation:
                  title_index: TitleIndex | None = None, admin_ids: Sequence[str] = (),
                  clock: Callable[[], float] = time.time, jobs: Jobs | None = None,
                  commands: Registry | None = None) -> None:
-        self._served = Served(recommender,
-                              title_index or TitleIndex.from_recommender(recommender))
+        self._served = Served(recommender, title_index or _index_of(recommender))
         self._request = threading.local()
         self.db = storage
         self.admin_ids = {str(a) for a in admin_ids}
@@ -183,8 +188,7 @@ class Conversation:
 
     def swap(self, recommender: Recommender, title_index: TitleIndex | None = None) -> None:
         """Serve another model from the next request on (requests in flight finish on theirs)."""
-        self._served = Served(recommender,
-                              title_index or TitleIndex.from_recommender(recommender))
+        self._served = Served(recommender, title_index or _index_of(recommender))
         # The examples come from the catalogue, so a new catalogue brings new ones.
         self.commands = self._declared.with_examples(example_titles(
             recommender, self._served.title_index))

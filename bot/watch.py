@@ -16,7 +16,7 @@ from bot.core import Conversation
 from bot.matching import TitleIndex
 from recommender.artifacts import CURRENT
 from recommender.errors import ModelError
-from recommender.serve import Recommender
+from recommender.serve import Recommender, trim_heap
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class ModelWatcher:
         try:
             recommender = Recommender.load(self.models_dir / version)
             title_index = TitleIndex.from_recommender(recommender)
+            trim_heap()
         except (ModelError, OSError) as exc:
             self._refused = version
             log.error("refusing model %s: %s", version, exc)

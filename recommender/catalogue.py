@@ -77,9 +77,6 @@ class Catalogue:
         self.imdb_ids = [_imdb_id(m.get("imdb_id")) for m in rows]
         self.imdb_rating = np.array([number(m, "imdb_rating") for m in rows], dtype=np.float64)
         self.imdb_votes = np.array([m.get("imdb_votes") or 0 for m in rows], dtype=np.float64)
-        # IMDb nconst ids; empty for items without IMDb data and for older processed data.
-        self.directors = [tuple(m.get("directors") or ()) for m in rows]
-        self.writers = [tuple(m.get("writers") or ()) for m in rows]
 
     def _place_factors(self, item_ids: np.ndarray, item_factors: np.ndarray,
                        popularity: np.ndarray, mean_rating: np.ndarray) -> None:

@@ -14,6 +14,8 @@ Which scorer serves is the model's :class:`~recommender.config.ServingConfig`.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import math
 import os
 from collections.abc import Iterable, Sequence
@@ -70,6 +72,13 @@ _CATALOGUE = frozenset({
     "unit_factors", "genre_names", "genre_matrix", "unit_genres", "quality"})
 
 
+def trim_heap() -> None:
+    """Hand memory freed while loading back to the OS (glibc keeps it otherwise): the
+    items read while building a catalogue of 87,000 leave ~50 MB behind."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 class Recommender:
     """A model ready to serve. Build with :meth:`load` (or :meth:`from_arrays`)."""
 
@@ -111,7 +120,10 @@ class Recommender:
                 raise ModelError(f"No model in {models}; run 'python -m recommender train'.")
             model_dir = found
         artifact = artifacts.read_artifact(Path(model_dir))
-        return cls(**artifact, serving=ServingConfig.of_meta(artifact["meta"]))
+        loaded = cls(**artifact, serving=ServingConfig.of_meta(artifact["meta"]))
+        del artifact
+        trim_heap()
+        return loaded
 
     @classmethod
     def from_arrays(cls, item_ids: np.ndarray, item_factors: np.ndarray, params: dict,

@@ -125,3 +125,23 @@ def test_cli_train_says_in_one_line_when_the_database_is_unreadable(tmp_path):
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.startswith("error: Cannot use the database") and "Traceback" not in \
         done.stderr
+
+
+def test_serving_reads_only_what_it_shows(tmp_path):
+    """Crews and runtimes were for training; the bot keeps titles, years, kinds, genres,
+    alternative titles and IMDb data, each genre and kind string shared."""
+    from recommender.artifacts import SERVED_FIELDS, read_artifact, write_artifact
+
+    items = [{"item_id": i, "title": f"Film {i}", "year": 2000 + i, "genres": ["Drama"],
+              "kind": "movie", "imdb_id": f"tt000000{i}", "runtime_minutes": 90,
+              "directors": ["nm0000001"], "writers": ["nm0000002"], "alt_titles": ["Alt"]}
+             for i in (1, 2)]
+    folder = write_artifact(tmp_path, item_ids=np.array([1, 2]),
+                            item_factors=np.ones((2, 3), dtype=np.float32),
+                            popularity=np.array([5, 3]), mean_rating=np.array([4.0, 3.5]),
+                            items=items, meta={"params": {"rank": 3}})
+    read = read_artifact(folder)["items"]
+    assert read[0] == {"item_id": 1, "title": "Film 1", "year": 2001, "genres": ("Drama",),
+                       "kind": "movie", "imdb_id": "tt0000001", "alt_titles": ["Alt"]}
+    assert set(read[1]) <= set(SERVED_FIELDS)
+    assert read[0]["genres"][0] is read[1]["genres"][0]
