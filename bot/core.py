@@ -158,15 +158,13 @@ class Conversation:
                  title_index: TitleIndex | None = None, admin_ids: Sequence[str] = (),
                  clock: Callable[[], float] = time.time, jobs: Jobs | None = None,
                  commands: Registry | None = None) -> None:
-        self._served = Served(recommender, title_index or _index_of(recommender))
         self._request = threading.local()
         self.db = storage
         self.admin_ids = {str(a) for a in admin_ids}
         self.clock = clock
         self.jobs = jobs
         self._declared = commands or type(self).commands
-        self.commands = self._declared.with_examples(example_titles(
-            recommender, self._served.title_index))
+        self.swap(recommender, title_index)  # the model, its title index and examples
         self._outboxes: dict[str, Callable[[str, str], None]] = {}
         self._lists: dict[int, PickList] = {}  # user -> their last /recommend
         self._lock = threading.Lock()

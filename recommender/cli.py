@@ -13,13 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from recommender import fetch
 from recommender.datasets import IMDB_DIR, MOVIELENS
 from recommender.download import probe
 from recommender.errors import DatasetNotFound, DownloadError, RecommenderError
-from recommender.fetch import is_complete
 from recommender.preferences import SCHEMES
-from recommender.selection import choose_dataset, total_memory
-from recommender.settings import Settings
+from recommender.selection import choose_dataset
+from recommender.settings import Settings, total_memory
 from recommender.spark import jvm_gone, stop_spark
 
 if TYPE_CHECKING:
@@ -133,8 +133,6 @@ def run_command(command: Callable[[Settings], int],
 
 
 def _data(args: argparse.Namespace, settings: Settings) -> int:
-    from recommender import fetch
-
     if args.data_command == "list":
         return _list(settings)
     use_imdb = settings.imdb if args.imdb is None else args.imdb
@@ -156,21 +154,18 @@ def _data(args: argparse.Namespace, settings: Settings) -> int:
 
 def _fetch_imdb(settings: Settings, *, force: bool, required: bool) -> None:
     """IMDb's files; unless ``--imdb`` asked for them, a failure is one line, not the end."""
-    from recommender import fetch
-
     try:
         fetch.fetch_imdb(settings, force=force)
     except DownloadError as exc:
         if required:
             raise
-        kept = is_complete(settings.raw_dir / IMDB_DIR)
+        kept = fetch.is_complete(settings.raw_dir / IMDB_DIR)
         print(f"IMDb: {exc}; going on with "
               f"{'the IMDb files fetched before' if kept else 'no TV shows'} "
               "(IMDB=off skips IMDb).", flush=True)
 
 
 def _ingest(args: argparse.Namespace, settings: Settings, dataset: str, use_imdb: bool) -> int:
-    from recommender import fetch
     from recommender.ingest import current_inputs, ingest, load_summary
 
     source = getattr(args, "source", None)
@@ -194,8 +189,6 @@ def _ingest(args: argparse.Namespace, settings: Settings, dataset: str, use_imdb
 
 
 def _list(settings: Settings) -> int:
-    from recommender import fetch
-
     for name, release in MOVIELENS.items():
         here = "fetched" if fetch.is_complete(settings.raw_dir / name) else "-"
         print(f"{name:16} {release.size:>7}  {here:8} {release.description}")

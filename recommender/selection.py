@@ -15,9 +15,7 @@ from dataclasses import dataclass
 
 from recommender.datasets import MOVIELENS, OFFLINE_DATASET
 from recommender.fetch import is_complete
-from recommender.settings import GIB, Settings, total_memory
-
-__all__ = ["GIB", "Choice", "choose_dataset", "total_memory"]
+from recommender.settings import GIB, Settings
 
 # Best first. Memory is the machine's (or container's) total: ml-32m's first run peaks
 # at about 10 GiB of JVM (README, "At ML-32M scale"), plus the OS and the bot.

@@ -6,8 +6,8 @@ import pytest
 
 from recommender import fetch
 from recommender.download import probe
-from recommender.selection import GIB, choose_dataset, total_memory
-from recommender.settings import default_driver_memory
+from recommender.selection import choose_dataset
+from recommender.settings import GIB, default_driver_memory, total_memory
 from tests.httpserver import FileServer, closed_port_url
 
 
