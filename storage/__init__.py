@@ -3,6 +3,15 @@
 Import from here; ``storage.schema`` holds the migrations.
 """
 
-from storage.db import Feedback, InvalidRating, Storage, StorageError, StorageFull, WatchItem
+from storage.db import (
+    Feedback,
+    InvalidRating,
+    Said,
+    Storage,
+    StorageError,
+    StorageFull,
+    WatchItem,
+)
 
-__all__ = ["Feedback", "InvalidRating", "Storage", "StorageError", "StorageFull", "WatchItem"]
+__all__ = ["Feedback", "InvalidRating", "Said", "Storage", "StorageError", "StorageFull",
+           "WatchItem"]
