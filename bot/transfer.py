@@ -75,7 +75,10 @@ class Outcome:
 
     @property
     def guessed(self) -> list[Found]:
-        return [f for f in self.found if f.guess]
+        """Titles matched by a guess, each once (a Letterboxd film is in several files)."""
+        sure = {f.item.item_id for f in self.found if not f.guess}
+        once = {f.item.item_id: f for f in reversed(self.found) if f.guess}
+        return [f for f in reversed(once.values()) if f.item.item_id not in sure]
 
 
 # ----- matching --------------------------------------------------------------------------
@@ -175,12 +178,14 @@ class Imports:
             return Reply(f"⚠ {refused}"), False
         outcome = Outcome(parsed.source, skipped=parsed.unreadable + parsed.not_titles)
         matcher = Matcher(recommender, index)
+        missed: dict[tuple[str, int | None], Entry] = {}
         for entry in parsed.entries:
             found = matcher.match(entry)
             if found is None:
-                outcome.unmatched.append(entry)
+                missed.setdefault((entry.title, entry.year), entry)  # named once
             else:
                 outcome.found.append(found)
+        outcome.unmatched = list(missed.values())
         outcome.said = _merge(outcome.found, self.clock())
         outcome.changed = db.import_taste(uid, outcome.said)
         with self._lock:
@@ -275,10 +280,10 @@ def report(outcome: Outcome) -> Reply:
         ("like", "liked"), ("neutral", "rated in between"), ("dislike", "disliked"),
         ("not_interested", "not interested"), ("seen", "seen"),
         ("watchlist", "for your watchlist")) if by_what.get(k)]
-    total = len(outcome.found) + len(outcome.unmatched)
+    total = len(outcome.said) + len(outcome.unmatched)
     lines = [f"📥 Your {outcome.source} file: {total} titles."]
-    lines.append(f"✅ Matched {len(outcome.found)}" + (f": {', '.join(parts)}." if parts
-                                                      else "."))
+    lines.append(f"✅ Matched {len(outcome.said)}" + (f": {', '.join(parts)}." if parts
+                                                     else "."))
     guessed = outcome.guessed
     if guessed:
         names = [f"{entry_name(f.entry)} as {describe(f.item)}" for f in guessed[:NAMED]]
