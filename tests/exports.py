@@ -105,7 +105,7 @@ def letterboxd_files() -> dict[str, str]:
     """The CSVs of a Letterboxd export, by their path in the zip."""
     base = ["Date", "Name", "Year", "Letterboxd URI"]
     return {
-        "ratings.csv": _letterboxd_csv(base + ["Rating"], [
+        "ratings.csv": _letterboxd_csv([*base, "Rating"], [
             ["2024-01-02", "Star Wars", 1977, LETTERBOXD + "29Wu", 5],
             ["2024-01-03", "The Godfather", 1972, LETTERBOXD + "2b7a", 4.5],
             ["2024-01-04", "Aliens", 1985, LETTERBOXD + "29Wy", 4],  # a year off
@@ -113,7 +113,7 @@ def letterboxd_files() -> dict[str, str]:
             ["2024-01-06", "Toy Story", 1995, LETTERBOXD + "2a9q", 4],
         ]),
         "diary.csv": _letterboxd_csv(
-            base + ["Rating", "Rewatch", "Tags", "Watched Date"], [
+            [*base, "Rating", "Rewatch", "Tags", "Watched Date"], [
                 ["2024-01-02", "Star Wars", 1977, LETTERBOXD + "aaa1", 4, "", "", "2024-01-01"],
                 ["2024-01-07", "Fargo", 1996, LETTERBOXD + "aaa2", 3, "", "", "2024-01-06"],
                 ["2024-01-08", "Dune", 1984, LETTERBOXD + "aaa3", "", "Yes", "", "2024-01-08"],
@@ -133,9 +133,9 @@ def letterboxd_files() -> dict[str, str]:
         ]),
         "profile.csv": _letterboxd_csv(["Date Joined", "Username", "Given Name"],
                                        [["2020-01-01", "ann", "Ann"]]),
-        "reviews.csv": _letterboxd_csv(base + ["Rating", "Rewatch", "Review", "Tags",
-                                               "Watched Date"], []),
-        "deleted/ratings.csv": _letterboxd_csv(base + ["Rating"], [
+        "reviews.csv": _letterboxd_csv([*base, "Rating", "Rewatch", "Review", "Tags",
+                                        "Watched Date"], []),
+        "deleted/ratings.csv": _letterboxd_csv([*base, "Rating"], [
             ["2023-01-01", "Pretty Woman", 1990, LETTERBOXD + "zzz", 1]]),
     }
 
