@@ -54,7 +54,7 @@ class Entry:
 class Parsed:
     """What one file says: its source, its entries and how many rows were left out."""
 
-    source: str  # "IMDb", "Letterboxd" or "this bot"
+    source: str  # "IMDb", "Letterboxd" or "bot export" (ours)
     entries: list[Entry]
     unreadable: int = 0  # rows with a missing title or a rating out of range
     not_titles: int = 0  # episodes, video games, podcasts: not films or series
@@ -217,7 +217,7 @@ def _imdb(columns: dict[str, int], rows: Iterable[list[str]], rows_before: int) 
             unreadable += 1
         else:
             entries.append(entry)
-    return Parsed("this bot" if ours else "IMDb", entries, unreadable, not_titles)
+    return Parsed("bot export" if ours else "IMDb", entries, unreadable, not_titles)
 
 
 def _imdb_entry(row: list[str], columns: dict[str, int], kind: str | None,

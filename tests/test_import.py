@@ -198,7 +198,7 @@ def test_our_export_reads_back_as_written(rows):
                                                      r.status, None, r.ts, r.imdb_id)
             for r in rows]
     parsed = read_export(write_csv(rows), "movie-bot-export.csv")
-    assert parsed.source == "this bot"
+    assert parsed.source == "bot export"
     assert [(e.item_id, e.title, e.year, e.kind, e.status, e.stars) for e in parsed.entries] \
         == [(r.item_id, r.title, r.year, r.kind, r.status, r.stars) for r in rows]
 
@@ -313,7 +313,7 @@ def test_export_round_trips_the_taste(chat):
     assert {"ratings", "not_interested", "seen", "watchlist", "shown"} <= set(everything)
 
     report, _picks = chat.handle_upload(BOB, csv_file.data, csv_file.name)
-    assert report.text.startswith("📥 Your this bot file") or "file" in report.text
+    assert report.text.startswith("📥 Your bot export file: ")
     assert "guess" not in report.text and "Not in my catalogue" not in report.text
     ann, bob = taste(chat, ANN), taste(chat, BOB)
     assert bob == ann
