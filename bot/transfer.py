@@ -265,6 +265,12 @@ def entry_name(entry: Entry) -> str:
     return f"{entry.title} ({entry.year})" if entry.year else entry.title
 
 
+def _guess(found: Found) -> str:
+    """"Seven (1995) as Se7en (1995)"; a title the catalogue holds twice says so."""
+    name, chosen = entry_name(found.entry), describe(found.item)
+    return f"{name} as {chosen}" if name != chosen else f"{name} (one of two or more)"
+
+
 def _named(names: Sequence[str], total: int) -> str:
     more = f" and {total - len(names)} more" if total > len(names) else ""
     return "; ".join(names) + more
@@ -286,7 +292,7 @@ def report(outcome: Outcome) -> Reply:
                                                      else "."))
     guessed = outcome.guessed
     if guessed:
-        names = [f"{entry_name(f.entry)} as {describe(f.item)}" for f in guessed[:NAMED]]
+        names = [_guess(f) for f in guessed[:NAMED]]
         lines.append(f"🤔 {len(guessed)} of them by a guess: {_named(names, len(guessed))}.")
     if outcome.unmatched:
         names = [entry_name(e) for e in outcome.unmatched[:NAMED]]
