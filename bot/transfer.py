@@ -41,6 +41,7 @@ from storage import Said, Storage
 
 NAMED = 10  # unmatched titles and guesses named in the report; the rest on request
 LISTED = 100  # titles the "show all" answer lists as text; all of them go in its file
+KEPT_REPORTS = 1000  # users whose last import's misses are kept for "show all" (newest)
 HOW_TO = ("Send me your IMDb ratings or your Letterboxd export as a file: on Telegram "
           "attach it as a document, on Discord use /import with the file, in the console "
           "type /import and the file's path.\n"
@@ -188,8 +189,13 @@ class Imports:
         outcome.unmatched = list(missed.values())
         outcome.said = _merge(outcome.found, self.clock())
         outcome.changed = db.import_taste(uid, outcome.said)
+        # Kept for "show all": only the guesses and misses, for the latest users.
+        kept = Outcome(outcome.source, found=outcome.guessed, unmatched=outcome.unmatched)
         with self._lock:
-            self._last[uid] = outcome
+            self._last.pop(uid, None)
+            self._last[uid] = kept
+            while len(self._last) > KEPT_REPORTS:
+                del self._last[next(iter(self._last))]
         return report(outcome), bool(outcome.said)
 
     def misses(self, uid: int) -> Reply:
