@@ -121,12 +121,18 @@ def _columns(header: Sequence[str], wanted: dict[str, tuple[str, ...]]) -> dict[
 
 
 def _rows(text: str) -> tuple[list[str], Iterator[list[str]]]:
-    try:
-        reader = csv.reader(io.StringIO(text, newline=""))
-        header = next(reader, [])
-    except csv.Error as exc:
-        raise ImportRefused(f"That CSV cannot be read ({exc}).") from None
-    return header, reader
+    """The header and the rows; a row the csv module cannot read refuses the file."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+
+    def read() -> Iterator[list[str]]:
+        try:
+            yield from reader
+        except csv.Error as exc:  # a field over csv's limit, a stray NUL...
+            raise ImportRefused(f"That CSV cannot be read (line {reader.line_num}: {exc}).") \
+                from None
+
+    rows = read()
+    return next(rows, []), rows
 
 
 def _read_csv(text: str, name: str, rows_before: int = 0) -> Parsed:

@@ -131,6 +131,12 @@ def test_a_zip_without_letterboxd_files_or_too_big_unpacked_is_refused(monkeypat
         read_export(exports.letterboxd_zip(), "x.zip")
 
 
+def test_a_row_the_csv_module_cannot_read_refuses_the_file_in_one_line():
+    data = exports.imdb_ratings() + b'tt1,8,2024-01-01,"' + b"x" * 200_000 + b'",movie\r\n'
+    with pytest.raises(ImportRefused, match=r"^That CSV cannot be read \(line 12: field"):
+        read_export(data, "ratings.csv")
+
+
 def test_more_rows_than_the_limit_are_refused(monkeypatch):
     monkeypatch.setattr(formats, "MAX_ROWS", 5)
     with pytest.raises(ImportRefused, match="more than 5 rows"):
