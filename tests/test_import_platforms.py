@@ -5,7 +5,8 @@ Telegram: the user sends the file as a document; the bot fetches it (getFile, th
 file URL) and answers with the report and the first picks; /export comes back as two
 documents. Discord: ``/import file:<attachment>``; the bot fetches the attachment from its
 URL; /export's files are attached to the answer. Each export is imported again by a second
-user and gives back the same taste. (The console is covered in ``tests/test_import.py``.)
+user and gives back the same taste. The console: ``python -m bot`` with piped input,
+``/import PATH`` and ``/export`` writing its files to the working directory.
 """
 
 from __future__ import annotations
@@ -154,3 +155,26 @@ def test_discord_imports_an_attachment_and_exports_files(conversation):
 
     run_discord(conversation, scenario)
     assert taste_of(conversation, "discord", BOB) == taste_of(conversation, "discord", ANN)
+
+
+def test_the_console_imports_a_path_and_exports_to_the_working_directory(tmp_path):
+    """`python -m bot` with piped input, as a user runs it: `/import PATH`, `/export`."""
+    import subprocess
+    import sys
+
+    from tests.bot_model import bot_env
+
+    env = bot_env(tmp_path)
+    (tmp_path / "letterboxd-ann.zip").write_bytes(exports.letterboxd_zip())
+    (tmp_path / "ratings.csv").write_bytes(exports.imdb_ratings())
+    done = subprocess.run([sys.executable, "-m", "bot"], capture_output=True, text=True,
+                          input="/import letterboxd-ann.zip\n/import ratings.csv\n/export\n",
+                          env=env, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "📥 Your Letterboxd file: 12 titles." in done.stdout
+    assert "📥 Your IMDb file: 9 titles." in done.stdout
+    written = tmp_path / "movie-bot-export.csv"
+    assert f"Wrote {written}" in done.stdout
+    assert f"Wrote {tmp_path / 'movie-bot-export.json'}" in done.stdout
+    assert b",Item ID,Status\r\n" in written.read_bytes()
