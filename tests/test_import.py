@@ -266,6 +266,43 @@ def test_more_than_ten_misses_are_named_then_shown_all_on_request(chat):
     assert everything.text.count(": not found") == 14
 
 
+def test_all_misses_beyond_a_hundred_come_as_a_file(chat):
+    rows = [(f"tt9{n:06d}", 8, "2024-01-01", f"Unknown Film {n}", "movie", 2001, "", "")
+            for n in range(120)]
+    report, *_ = chat.handle_upload(ANN, exports.imdb_ratings(rows), "ratings.csv")
+    [everything] = chat.handle_button(ANN, report.buttons[0][0].data)
+    assert everything.text.endswith("… all 120 are in the file.")
+    [listing] = everything.files
+    assert listing.data.decode().count("Unknown Film") == 120
+
+
+CATALOGUE_TITLES = [("Star Wars", 1977), ("Fargo", 1996), ("The Godfather", 1972),
+                    ("Dune", 1984), ("Dune", 2021), ("Alien", 1979), ("Nowhere Film", 2001)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(CATALOGUE_TITLES), st.sampled_from(STATUSES),
+                          st.integers(1, 10)), max_size=15))
+def test_any_import_twice_leaves_what_one_left(rows):
+    import tempfile
+    from pathlib import Path
+
+    exported = [ExportRow(0, title, year, "movie", status,
+                          stars / 2 if status == "rated" else None, NOW - n)
+                for n, ((title, year), status, stars) in enumerate(rows)]
+    data = write_csv(exported).replace(b",0,", b",,")  # no ids: matched by title and year
+    with tempfile.TemporaryDirectory() as folder:
+        storage = Storage(Path(folder) / "bot.sqlite3", clock=lambda: NOW)
+        try:
+            chat = Conversation(small_model(), storage, clock=lambda: NOW)
+            chat.handle_upload(ANN, data, "movie-bot-export.csv")
+            once = stored(chat)
+            chat.handle_upload(ANN, data, "movie-bot-export.csv")
+            assert stored(chat) == once
+        finally:
+            storage.close()
+
+
 def test_a_failure_leaves_nothing_half_imported(chat, monkeypatch):
     from storage import db as storage_db
 
