@@ -81,15 +81,13 @@ def upload(conversation: Conversation, user: UserRef, text: str) -> list[Reply] 
     if name.split("@", 1)[0].lower() != "/import" or not rest.strip():
         return None
     path = Path(rest.strip().strip("'\"")).expanduser()
+    if path.is_dir():
+        return [Reply(f"{path} is a folder. Give the Letterboxd zip, or one of its CSVs.")]
     try:
         size = path.stat().st_size
         data = b"" if size > MAX_BYTES else path.read_bytes()  # the core states the limit
-    except IsADirectoryError:
-        return [Reply(f"{path} is a folder. Give the Letterboxd zip, or one of its CSVs.")]
     except OSError as exc:
         return [Reply(f"I can't read {path}: {exc.strerror or exc}.")]
-    if path.is_dir():
-        return [Reply(f"{path} is a folder. Give the Letterboxd zip, or one of its CSVs.")]
     return conversation.handle_upload(user, data, path.name, size=size)
 
 
