@@ -259,6 +259,7 @@ def _imdb_entry(row: list[str], columns: dict[str, int], kind: str | None,
 # The files of a Letterboxd export we read, by what they say (order: the later wins).
 LETTERBOXD_FILES = {"watched.csv": "seen", "watchlist.csv": "watchlist",
                     "likes/films.csv": "liked", "diary.csv": "rated", "ratings.csv": "rated"}
+SUBFOLDERS = frozenset({"deleted", "orphaned", "lists", "likes"})
 
 
 def _list_of(name: str, columns: dict[str, int]) -> str:
@@ -330,18 +331,17 @@ def _read_zip(data: bytes) -> Parsed:
 
 
 def _letterboxd_names(infos: list[zipfile.ZipInfo]) -> dict[str, str]:
-    """Our names of the export's files -> their names in the zip (which may put them all
-    in one folder). Deleted and orphaned entries are not the user's taste."""
+    """Our names of the export's files -> their names in the zip, which may put them all
+    in one folder. Its own folders hold other things: deleted and orphaned entries are not
+    the user's taste, and a list called "ratings" is not their ratings."""
     found = {}
     for info in infos:
-        parts = info.filename.replace("\\", "/").split("/")
-        if parts[0].lower() in ("deleted", "orphaned") or \
-                (len(parts) > 1 and parts[1].lower() in ("deleted", "orphaned")):
-            continue
+        parts = [p.lower() for p in info.filename.replace("\\", "/").split("/")]
         for file in LETTERBOXD_FILES:
             wanted = file.split("/")
-            if [p.lower() for p in parts[-len(wanted):]] == wanted and \
-                    len(parts) - len(wanted) <= 1:
+            folder = parts[:-len(wanted)]
+            if parts[-len(wanted):] == wanted and (
+                    not folder or (len(folder) == 1 and folder[0] not in SUBFOLDERS)):
                 found.setdefault(file, info.filename)
     return found
 

@@ -137,6 +137,8 @@ def letterboxd_files() -> dict[str, str]:
                                         "Watched Date"], []),
         "deleted/ratings.csv": _letterboxd_csv([*base, "Rating"], [
             ["2023-01-01", "Pretty Woman", 1990, LETTERBOXD + "zzz", 1]]),
+        "lists/ratings.csv": _letterboxd_csv(["Date", "Name", "Tags", "URL", "Description"], [
+            ["2023-01-01", "ratings", "", "https://boxd.it/list", "a list, not the ratings"]]),
     }
 
 
@@ -144,6 +146,7 @@ def letterboxd_zip(folder: str = "") -> bytes:
     """The export zip as Letterboxd sends it (``folder``: the files under one folder)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, text in letterboxd_files().items():
+        # The subfolders first, so a list called "ratings" comes before ratings.csv.
+        for name, text in sorted(letterboxd_files().items(), key=lambda f: "/" not in f[0]):
             archive.writestr(folder + name, text)
     return out.getvalue()
