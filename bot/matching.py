@@ -271,6 +271,13 @@ class TitleIndex:
             return None
         return self._candidate(int(self._id_order[at]), 100.0)
 
+    def exact(self, title: str) -> list[Candidate]:
+        """The items one of whose titles has the same key as ``title`` (a dict lookup, no
+        fuzzy scoring: imports try it before :meth:`search`), most popular first."""
+        key = title_key(str(title)[:MAX_QUERY])[:MAX_KEY].strip()
+        rows = dict.fromkeys(int(self._entry_row[e]) for e in self._exact.get(key, ()))
+        return [self._candidate(r, 100.0) for r in rows]
+
     # ----- index ----------------------------------------------------------------------
 
     def _build_trigrams(self, chunk: int = 8192) -> None:

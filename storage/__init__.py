@@ -27,10 +27,12 @@ _import_sqlite_utils_without_pandas()
 from storage.db import (  # noqa: E402
     Feedback,
     InvalidRating,
+    Said,
     Storage,
     StorageError,
     StorageFull,
     WatchItem,
 )
 
-__all__ = ["Feedback", "InvalidRating", "Storage", "StorageError", "StorageFull", "WatchItem"]
+__all__ = ["Feedback", "InvalidRating", "Said", "Storage", "StorageError", "StorageFull",
+           "WatchItem"]
