@@ -83,10 +83,13 @@ class AlsFit:
 
 
 def _factors(frame: DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    rows = frame.orderBy("id").collect()
-    ids = np.array([r["id"] for r in rows], dtype=np.int64)
-    factors = np.array([r["features"] for r in rows], dtype=np.float32)
-    return ids, factors.reshape(len(rows), -1)
+    """Ids and factors of an ALS factor frame, by id, through Arrow: collecting Rows of
+    ML-32M's 200,000 users took tens of seconds of the nightly retraining."""
+    table = frame.orderBy("id").toArrow()
+    ids = table.column("id").to_numpy().astype(np.int64)
+    features = table.column("features").combine_chunks().flatten()
+    factors = features.to_numpy(zero_copy_only=False).astype(np.float32)
+    return ids, factors.reshape(len(ids), -1)
 
 
 def fit_als(ratings: DataFrame, params: TrainParams, neighbours: bool = True) -> AlsFit:
@@ -103,8 +106,8 @@ def fit_als(ratings: DataFrame, params: TrainParams, neighbours: bool = True) ->
     # only negatives gets no ridge and can make the solve singular; nothing liked, nothing
     # to learn: such users and items stay out of the fit. The items come back below with
     # zero factors: known, rated, and never pulled up by anyone's taste.
-    rated = np.array(sorted(r["item_id"] for r in prefs.select("item_id").distinct().collect()),
-                     dtype=np.int64)
+    rated = np.sort(prefs.select("item_id").distinct().toArrow().column("item_id")
+                    .to_numpy().astype(np.int64))
     positive = prefs.where("pref > 0")
     prefs = (prefs.join(positive.select("user_id").distinct(), "user_id", "left_semi")
              .join(positive.select("item_id").distinct(), "item_id", "left_semi"))
@@ -235,11 +238,12 @@ def train(spark: SparkSession, settings: Settings, params: TrainParams = TrainPa
     ratings = spark.read.parquet(str(processed / "ratings")).select(
         "user_id", "item_id", F.col("rating").cast("float").alias("rating")).cache()
     stats = ratings.groupBy("item_id").agg(F.count("*").alias("n"),
-                                           F.avg("rating").alias("mean")).collect()
+                                           F.avg("rating").alias("mean")).toArrow().to_pylist()
     n_ratings = sum(r["n"] for r in stats)
     n_users = ratings.select("user_id").distinct().count()
-    items = [_plain(r.asDict()) for r in
-             spark.read.parquet(str(processed / "items")).orderBy("item_id").collect()]
+    items = [_plain(r) for r in
+             spark.read.parquet(str(processed / "items")).orderBy("item_id").toArrow()
+             .to_pylist()]
     bot_users, bot_items, bot_prefs = bot_preferences(extra or BotRatings(), params.scheme)
     prefs = ratings.withColumn("pref", spark_strength(params.scheme, F.col("rating")))
     if len(bot_users):
