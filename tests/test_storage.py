@@ -70,7 +70,8 @@ def test_opening_creates_folders_wal_and_schema(store: Storage, path: Path):
     assert store._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert store._db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
     assert set(tables(path)) == {"users", "ratings", "not_interested", "watchlist", "seen",
-                                 "shown_batches", "shown", "group_members"}
+                                 "shown_batches", "shown", "group_members", "link_codes",
+                                 "links"}
     assert store.integrity_ok()
 
 
@@ -306,7 +307,11 @@ def test_forget_removes_every_row_of_one_user_only(store: Storage, path: Path):
         store.log_shown(u, [7, 8], "recommend")
         store.record_feedback(u, 7, "like")
         store.join_group("telegram:-100123", u)
+        store.issue_link_code(u, f"own-{u}", 600)  # a code of their own, unused
+        store.issue_link_code(chat, f"for-{u}", 600)
+        assert store.redeem_link_code(f"for-{u}", u) == chat  # linked to a chat account
 
+    chat = store.user("telegram", 1, "Chat")
     gone, kept = store.user("telegram", BIG, "Gone"), store.user("discord", BIG, "Kept")
     fill(gone)
     fill(kept)
@@ -642,7 +647,7 @@ def test_a_version_1_database_migrates_to_2_keeping_its_data(path: Path):
     finally:
         db.close()
     with Storage(path, clock=Clock()) as store:
-        assert store.schema_version() == 2
+        assert store.schema_version() == len(MIGRATIONS)
         assert store.user("telegram", 42) == 7
         assert store.feedback(7) == [Feedback(50, 5.0, "like", 2.0)]
         assert store.ratings_of(7) == [(50, 5.0)]
@@ -650,7 +655,7 @@ def test_a_version_1_database_migrates_to_2_keeping_its_data(path: Path):
         assert store.group_members(ROOM) == [7]
         assert store.integrity_ok()
     with Storage(path) as store:  # reopening runs nothing twice
-        assert store.schema_version() == 2
+        assert store.schema_version() == len(MIGRATIONS)
         assert store.group_members(ROOM) == [7]
 
 

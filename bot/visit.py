@@ -1,0 +1,240 @@
+"""The web app's side of the conversation, without Streamlit: who the visitor is, what
+they typed, and every action as a call into the conversation core.
+
+``bot/web.py`` draws; this module decides. A visitor is a random id kept in a cookie
+(never a number someone could count up to), stored as its own namespace ("web") in the
+bot's database. A visitor who entered a /link code acts as their Telegram or Discord
+account from then on. Likes, recommendations, the watchlist and movie night are the
+core's commands and buttons; this module only builds their arguments and checks what
+was typed, so no field ever reaches the core empty, overlong or with control characters.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot import linking
+from bot.commands import Args
+from bot.core import Conversation, UserRef
+from bot.payloads import (
+    Chosen,
+    Dislike,
+    Forget,
+    Like,
+    LikesPage,
+    MorePicks,
+    Payload,
+    Watch,
+    WatchlistPage,
+    encode,
+)
+from bot.replies import Button, Card, Reply, describe, imdb_url
+
+PLATFORM = "web"
+COOKIE = "movie_visitor"
+COOKIE_DAYS = 400  # the longest browsers keep a cookie
+_VISITOR = re.compile(r"[A-Za-z0-9_-]{32}")
+MAX_QUERY = 200  # characters: no title is longer
+MAX_NAME = 40
+MAX_ROOM = 40
+SEARCH_RESULTS = 8
+
+
+def new_visitor_id() -> str:
+    """192 random bits, URL-safe: nobody can guess another visitor's id."""
+    return secrets.token_urlsafe(24)
+
+
+def visitor_from_cookie(value: str | None) -> str | None:
+    """The visitor id a cookie carries, or None when it is missing or not one of ours."""
+    return value if isinstance(value, str) and _VISITOR.fullmatch(value) else None
+
+
+def check(text: str | None, what: str, limit: int) -> tuple[str, str | None]:
+    """``text`` cleaned (control characters dropped, spaces trimmed) and a friendly
+    problem, or None. Right-to-left and other scripts are fine; HTML is just text."""
+    clean = "".join(c for c in (text or "")
+                    if unicodedata.category(c) not in ("Cc", "Cs")).strip()
+    if not clean:
+        return "", f"Please type {what}."
+    if len(clean) > limit:
+        return clean[:limit], (f"That is too long: {what} has at most {limit} characters "
+                               f"(you typed {len(clean):,}).")
+    return clean, None
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The recommendation filters of the web page."""
+
+    count: int = 5
+    kind: str | None = None  # "movie", "tv" or None for both
+    genres: tuple[str, ...] = ()
+    years: tuple[int, int] | None = None
+    min_rating: float | None = None  # IMDb rating, 1-10
+
+    def args(self) -> Args:
+        return Args(count=self.count, kind=self.kind, genres=self.genres, years=self.years,
+                    min_rating=self.min_rating)
+
+
+class Visit:
+    """One visitor's session: every action goes to the core as the visitor, or as the
+    chat account they linked."""
+
+    def __init__(self, conversation: Conversation, visitor_id: str,
+                 name: str | None = None) -> None:
+        self.conversation = conversation
+        self.visitor_id = visitor_id
+        self.name = name
+
+    @property
+    def db(self) -> Any:
+        return self.conversation.db
+
+    def _own_uid(self) -> int:
+        return self.db.user(PLATFORM, self.visitor_id, self.name)
+
+    def user(self, room: str | None = None) -> UserRef:
+        """Who the core sees: the linked chat account if there is one, else the visitor."""
+        linked = self.db.linked_account(self._own_uid())
+        if linked is not None:
+            platform, key, their_name = linked
+            return UserRef(platform, key, self.name or their_name, room)
+        return UserRef(PLATFORM, self.visitor_id, self.name, room)
+
+    def linked_to(self) -> str | None:
+        """"Telegram account Ann" when linked, else None."""
+        linked = self.db.linked_account(self._own_uid())
+        if linked is None:
+            return None
+        platform, _key, their_name = linked
+        return f"{platform.capitalize()} account" + (f" {their_name}" if their_name else "")
+
+    # ----- searching ---------------------------------------------------------------
+
+    def search(self, query: str) -> Reply:
+        """Live fuzzy matches for a typed title, each a card told apart by year and kind,
+        with the buttons that act on it."""
+        clean, problem = check(query, "a title", MAX_QUERY)
+        if problem:
+            return Reply(problem)
+        index, rec = self.conversation.title_index, self.conversation.recommender
+        match = index.search(clean, limit=SEARCH_RESULTS)
+        if not match.candidates:
+            return Reply(f"I found nothing close to \"{shorten(clean)}\". Check the spelling, "
+                         "or try the original title.")
+        intro = {"found": "Found it:", "ambiguous": "Several titles match. Which one?"}.get(
+            match.status, f"Nothing matches \"{shorten(clean)}\" exactly. Did you mean:")
+        cards, buttons = [], []
+        for candidate in match.candidates:
+            cards.append(Card(describe(candidate), self._genres(candidate.item_id),
+                              candidate.item_id, imdb_url(rec.imdb_id(candidate.item_id))))
+            buttons.append(item_buttons(candidate.item_id))
+        return Reply(intro, cards=cards, buttons=buttons)
+
+    def _genres(self, item_id: int) -> str:
+        rec = self.conversation.recommender
+        rows = rec.rows_of([item_id])
+        return ", ".join(rec.genre_lists[rows[0]][:3]) if len(rows) else ""
+
+    # ----- the core's commands and buttons ---------------------------------------------
+
+    def press(self, data: str) -> list[Reply]:
+        """A button of a reply this visitor was shown."""
+        return self.conversation.handle_button(self.user(), data)
+
+    def _payload(self, payload: Payload) -> list[Reply]:
+        return self.press(encode(payload))
+
+    def recommend(self, filters: Filters) -> list[Reply]:
+        return self.conversation.handle_args(self.user(), "recommend", filters.args())
+
+    def more(self) -> list[Reply]:
+        return self._payload(MorePicks())
+
+    def rate(self, item_id: int, stars: float) -> list[Reply]:
+        return self._payload(Chosen("rate", item_id, stars))
+
+    def similar(self, item_id: int) -> list[Reply]:
+        return self._payload(Chosen("similar", item_id))
+
+    def why(self, item_id: int) -> list[Reply]:
+        return self._payload(Chosen("why", item_id))
+
+    def likes(self, page: int = 0) -> list[Reply]:
+        return self._payload(LikesPage(page))
+
+    def watchlist(self, page: int = 0) -> list[Reply]:
+        return self._payload(WatchlistPage(page))
+
+    def forget(self) -> list[Reply]:
+        """Everything about the visitor deleted: the taste they act with (their linked
+        account's, if linked) and the web profile itself."""
+        replies = self._payload(Forget(True))
+        self.db.forget(self._own_uid())
+        return replies
+
+    def movie_night(self, room: str, action: str) -> list[Reply]:
+        """Join, leave or pick for a named room of web visitors."""
+        clean, problem = check(room, "a room name", MAX_ROOM)
+        if problem:
+            return [Reply(problem)]
+        if action not in ("join", "leave", "pick"):
+            return [Reply("Choose join, leave or pick.")]
+        return self.conversation.handle_command(self.user(room_key(clean)), "movienight",
+                                                {"action": action})
+
+    # ----- linking -----------------------------------------------------------------
+
+    def link(self, typed: str) -> Reply:
+        clean, problem = check(typed, "the code from /link", linking.MAX_TYPED)
+        if problem:
+            return Reply(problem)
+        account = linking.redeem(self.db, self._own_uid(), clean)
+        if account is None:
+            return Reply("That code is wrong, used or expired. Send /link to the bot on "
+                         "Telegram or Discord for a new one; it lasts "
+                         f"{linking.TTL_SECONDS // 60} minutes and works once.")
+        return Reply(f"Linked: this browser now uses the likes and watchlist of your "
+                     f"{account[0].capitalize()} account.", notice="Linked")
+
+    def unlink(self) -> Reply:
+        if self.db.unlink(self._own_uid()):
+            return Reply("Unlinked: this browser has its own taste again.", notice="Unlinked")
+        return Reply("This browser isn't linked to a chat account.")
+
+
+def room_key(name: str) -> str:
+    """The storage key of a web movie-night room: its name, in any case and spacing."""
+    return f"web:{' '.join(name.casefold().split())}"
+
+
+def item_buttons(item_id: int) -> list[Button]:
+    """What a search result offers: like, dislike, watchlist, more like it, why."""
+    return [Button("❤ Like", Like(item_id)), Button("👎 Dislike", Dislike(item_id)),
+            Button("➕ Watchlist", Watch(item_id)), Button("≈ More like this",
+                                                          Chosen("similar", item_id)),
+            Button("? Why", Chosen("why", item_id))]
+
+
+def about(conversation: Conversation, models_dir: Path, status: list[str]) -> dict[str, Any]:
+    """What the "About the model" page shows: version, training date, data, parameters,
+    the evaluation figures (protocol -> model -> metric -> value), the plots found beside
+    the model, and the retraining ``status`` lines."""
+    rec = conversation.recommender
+    meta = rec.meta or {}
+    plots = sorted((models_dir / rec.version / "evaluation").glob("*.png"))
+    return {"version": rec.version, "trained_at": meta.get("trained_at") or "unknown",
+            "data": meta.get("data") or "unknown", "params": dict(rec.params or {}),
+            "items": len(rec.ids), "metrics": meta.get("metrics") or {}, "plots": plots,
+            "schedule": status}
