@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +182,8 @@ class Visit:
         account's, if linked) and the web profile itself."""
         replies = self._payload(Forget(True))
         self.db.forget(self._own_uid())
-        return replies
+        # The chats edit the confirmation message in place; here it is a new message.
+        return [replace(r, edit=False) for r in replies]
 
     def movie_night(self, room: str, action: str) -> list[Reply]:
         """Join, leave or pick for a named room of web visitors."""

@@ -43,8 +43,9 @@ from bot.visit import (
     visitor_from_cookie,
 )
 from bot.watch import ModelWatcher
+from recommender.errors import RecommenderError
 from recommender.serve import Recommender
-from storage import Storage
+from storage import Storage, StorageError
 
 PAGES = ("Search", "Recommendations", "Watchlist & likes", "Movie night", "Your account",
          "About the model")
@@ -96,8 +97,9 @@ def visitor_id() -> str:
 
 def remember_visitor(visitor: str) -> None:
     """Keep the id in a cookie (it is ours: URL-safe letters only, no user input)."""
-    st.html(f"""<script>document.cookie = "{COOKIE}={visitor}; Max-Age={COOKIE_DAYS * 86400};
-Path=/; SameSite=Lax" + (location.protocol === "https:" ? "; Secure" : "");</script>""",
+    cookie = f"{COOKIE}={visitor}; Max-Age={COOKIE_DAYS * 86400}; Path=/; SameSite=Lax"
+    st.html(f'<script>document.cookie = "{cookie}" + '
+            '(location.protocol === "https:" ? "; Secure" : "");</script>',
             unsafe_allow_javascript=True)
 
 
@@ -325,7 +327,11 @@ def status_lines(current: BotSettings) -> list[str]:
 
 def main() -> None:
     st.set_page_config(page_title="Movie & TV recommender", page_icon="🎬")
-    visit = current_visit()
+    try:
+        visit = current_visit()
+    except (RecommenderError, StorageError) as exc:
+        st.error(md(f"The web app can't start: {exc}"))
+        st.stop()
     with st.sidebar:
         st.title("🎬 Movies & TV")
         page = st.radio("Page", PAGES, key="page")
@@ -339,4 +345,5 @@ def main() -> None:
      "Your account": account_page, "About the model": about_page}[page](visit)
 
 
-main()
+if __name__ == "__main__":  # as Streamlit runs it; importing the module draws nothing
+    main()
