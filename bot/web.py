@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 # Streamlit puts this file's folder first on sys.path, where bot/telegram.py and
@@ -131,15 +130,17 @@ def label(button: Button) -> str:
 
 
 def buttons_row(buttons: list[Button], key: str) -> None:
-    columns = st.columns(len(buttons))
-    for i, (column, button) in enumerate(zip(columns, buttons, strict=True)):
-        column.button(label(button), key=f"{key}:{i}:{button.data}", on_click=press,
+    """Buttons side by side, each as wide as its label, wrapping on narrow screens."""
+    with st.container(horizontal=True):
+        for i, button in enumerate(buttons):
+            st.button(label(button), key=f"{key}:{i}:{button.data}", on_click=press,
                       args=(button.data,))
 
 
-def show(reply: Reply, key: str, extra: Callable[[Card, str], None] | None = None) -> None:
-    """A core reply: intro, one bordered card per title with its buttons, the other
-    buttons, the outro."""
+def show(reply: Reply, key: str, *, ask_more: bool = False, rate: bool = False) -> None:
+    """A core reply: intro, one bordered card per title with its buttons ("More like
+    this" and "Why" too with ``ask_more``; stars with ``rate``), the other buttons, the
+    outro."""
     if reply.intro:
         st.markdown(md(reply.intro))
     rows = {_item_of(row): row for row in reply.buttons if _item_of(row) is not None}
@@ -148,12 +149,16 @@ def show(reply: Reply, key: str, extra: Callable[[Card, str], None] | None = Non
             st.markdown(f"**{md(card.heading)}**")
             if card.detail:
                 st.caption(md(card.detail))
+            buttons = list(rows.get(card.item_id, []))
+            if ask_more and card.item_id is not None:
+                buttons += [Button("≈ More like this", Chosen("similar", card.item_id)),
+                            Button("? Why", Chosen("why", card.item_id))]
+            if buttons:
+                buttons_row(buttons, f"{key}:{n}")
+            if rate and card.item_id is not None:
+                rating(card, f"{key}:{n}")
             if card.link:
-                st.link_button("IMDb page", card.link)
-            if card.item_id in rows:
-                buttons_row(rows[card.item_id], f"{key}:{n}")
-            if extra is not None and card.item_id is not None:
-                extra(card, f"{key}:{n}")
+                st.link_button("IMDb page ↗", card.link)
     for n, row in enumerate(r for r in reply.buttons if _item_of(r) is None):
         buttons_row(row, f"{key}:free{n}")
     if reply.outro:
@@ -168,27 +173,19 @@ def _item_of(row: list[Button]) -> int | None:
         isinstance(b.payload, (OnItem, Chosen)) for b in row) else None
 
 
-def more_and_why(card: Card, key: str) -> None:
-    """"More like this" and "Why" under a pick, through the core's buttons."""
-    assert card.item_id is not None
-    buttons_row([Button("≈ More like this", Chosen("similar", card.item_id)),
-                 Button("? Why", Chosen("why", card.item_id))], f"{key}:x")
-
-
 def rating(card: Card, key: str) -> None:
     """Stars for a search result, rated through the core."""
     assert card.item_id is not None
-    left, right = st.columns([3, 1])
-    stars = left.select_slider(f"Your stars for {card.heading}", STARS, value=4.0,
-                               key=f"{key}:stars")
-    right.button("⭐ Rate", key=f"{key}:rate", on_click=press,
-                 args=(Button("", Chosen("rate", card.item_id, stars)).data,))
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        stars = st.select_slider(f"Your stars for {card.heading}", STARS, value=4.0,
+                                 key=f"{key}:stars", width=300)
+        st.button("⭐ Rate", key=f"{key}:rate", on_click=press,
+                  args=(Button("", Chosen("rate", card.item_id, stars)).data,))
 
 
-def show_all(replies: list[Reply], key: str,
-             extra: Callable[[Card, str], None] | None = None) -> None:
+def show_all(replies: list[Reply], key: str, *, ask_more: bool = False) -> None:
     for n, reply in enumerate(replies):
-        show(reply, f"{key}{n}", extra)
+        show(reply, f"{key}{n}", ask_more=ask_more)
 
 
 # ----- pages -------------------------------------------------------------------------
@@ -202,18 +199,20 @@ def search_page(visit: Visit) -> None:
         st.caption("Type a title: matches appear as you type. Like, dislike, rate or add "
                    "each one to your watchlist.")
         return
-    show(visit.search(query), "search", lambda card, key: (rating(card, key),
-                                                            more_and_why(card, key)))
+    show(visit.search(query), "search", rate=True)
 
 
 def recommendations_page(visit: Visit) -> None:
     st.header("Recommendations")
     rec = visit.conversation.recommender
     with st.form("filters"):
-        count = st.slider("How many", 1, 20, 5)
-        kind = st.radio("Kind", ["Movies and TV", "Movies", "TV shows"], horizontal=True)
-        genres = st.multiselect("Genres (all of them)", rec.genre_names)
-        years = year_range(rec)
+        left, right = st.columns(2)
+        with left:
+            count = st.slider("How many", 1, 20, 5)
+            genres = st.multiselect("Genres (all of them)", rec.genre_names)
+        with right:
+            kind = st.radio("Kind", ["Movies and TV", "Movies", "TV shows"], horizontal=True)
+            years = year_range(rec)
         has_imdb = bool((rec.imdb_rating == rec.imdb_rating).any())  # any non-NaN
         min_rating = st.slider("Minimum IMDb rating", 0.0, 10.0, 0.0, 0.5,
                                disabled=not has_imdb,
@@ -225,7 +224,7 @@ def recommendations_page(visit: Visit) -> None:
         st.session_state.picks = visit.recommend(Filters(
             count=count, kind=kinds.get(kind), genres=tuple(genres), years=years,
             min_rating=min_rating or None))
-    show_all(st.session_state.get("picks", []), "picks", more_and_why)
+    show_all(st.session_state.get("picks", []), "picks", ask_more=True)
 
 
 def year_range(rec: Recommender) -> tuple[int, int] | None:
@@ -239,7 +238,7 @@ def year_range(rec: Recommender) -> tuple[int, int] | None:
 
 def lists_page(visit: Visit) -> None:
     st.header("Watchlist & likes")
-    show_all(visit.watchlist(st.session_state.get("wl_page", 0)), "watchlist", more_and_why)
+    show_all(visit.watchlist(st.session_state.get("wl_page", 0)), "watchlist", ask_more=True)
     st.divider()
     show_all(visit.likes(st.session_state.get("likes_page", 0)), "likes")
 
@@ -309,7 +308,7 @@ def about_page(visit: Visit) -> None:
         st.dataframe(rows, hide_index=True)
         st.bar_chart([r for r in rows if r["metric"] in ("ndcg@10", "given@5")],
                      x="model", y="value", color="protocol", stack=False,
-                     x_label="model", y_label="nDCG@10 (new users: given 5 likes)")
+                     x_label="model", y_label="nDCG@10")
     else:
         st.caption("This model has no evaluation figures yet (python -m recommender evaluate).")
     for plot in info["plots"]:

@@ -40,16 +40,20 @@ return [...document.querySelectorAll('input:not([type=hidden]), textarea, select
 """
 
 
+EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+
+
 def ensure_chromium() -> tuple[str, str]:
-    """Paths of chromium and chromedriver, installed from Debian's packages if missing."""
-    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+    """Paths of chromium and chromedriver, installed from Debian's packages if missing
+    (with the emoji font, so the screenshots show 👍 rather than boxes)."""
+    if not (shutil.which("chromium") and shutil.which("chromedriver") and EMOJI_FONT.exists()):
         if shutil.which("apt-get") is None:
             pytest.fail("chromium and chromium-driver are needed, and apt-get is missing")
         sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         for command in (["apt-get", "update"],
                         ["apt-get", "install", "-y", "--no-install-recommends", "chromium",
-                         "chromium-driver"]):
+                         "chromium-driver", "fonts-noto-color-emoji"]):
             done = subprocess.run(sudo + command, env=env, capture_output=True, text=True,
                                   timeout=900)
             assert done.returncode == 0, done.stderr[-2000:]
@@ -108,7 +112,7 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                 "--window-size=1280,1100", "--disable-gpu", "--force-device-scale-factor=1"):
+                 "--window-size=1280,1300", "--disable-gpu", "--force-device-scale-factor=1"):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
     driver.set_page_load_timeout(WAIT)
