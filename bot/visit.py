@@ -11,14 +11,17 @@ was typed, so no field ever reaches the core empty, overlong or with control cha
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
+import threading
 import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from bot import linking
+from bot.app import load_model
 from bot.commands import Args
 from bot.core import Conversation, UserRef
 from bot.payloads import (
@@ -34,6 +37,9 @@ from bot.payloads import (
     encode,
 )
 from bot.replies import Button, Card, Reply, describe, imdb_url
+from bot.settings import BotSettings
+from bot.watch import ModelWatcher
+from storage import Storage
 
 PLATFORM = "web"
 COOKIE = "movie_visitor"
@@ -43,6 +49,30 @@ MAX_QUERY = 200  # characters: no title is longer
 MAX_NAME = 40
 MAX_ROOM = 40
 SEARCH_RESULTS = 8
+WATCH_SECONDS = 5  # how often the model pointer is checked, as in the bot
+
+
+@functools.cache
+def settings() -> BotSettings:
+    """The environment and ``.env``, read once per process like the bot does."""
+    return BotSettings.from_env()
+
+
+@functools.cache
+def served() -> Conversation:
+    """The one conversation of this server process: the current model and its title
+    index, the bot's database, and a watcher that swaps in a new ``models/current``
+    between requests. (``cache_clear`` both to read the settings afresh.)"""
+    paths = settings().recommender
+    conversation = Conversation(load_model(paths.models_dir), Storage(paths.db_path))
+    watcher = ModelWatcher(conversation, paths.models_dir)
+
+    def watch() -> None:
+        while not threading.Event().wait(WATCH_SECONDS):
+            watcher.check()
+
+    threading.Thread(target=watch, name="model-watcher", daemon=True).start()
+    return conversation
 
 
 def new_visitor_id() -> str:

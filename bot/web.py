@@ -10,23 +10,22 @@ requests, as in the bot.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
-import threading
-from pathlib import Path
 
 # Streamlit puts this file's folder first on sys.path, where bot/telegram.py and
 # bot/discord.py would hide the libraries of those names: import our modules as bot.*
 # from the project's root instead.
-_HERE, _ROOT = Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
+# (Plain string paths: this runs on every rerun, so no filesystem calls.)
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_ROOT = os.path.dirname(_HERE)
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
 
 import streamlit as st
 
-from bot.app import load_model
-from bot.core import Conversation
 from bot.payloads import Chosen, OnItem, Page, WatchlistPage, decode
 from bot.replies import Button, Card, Reply
 from bot.settings import BotSettings
@@ -39,17 +38,17 @@ from bot.visit import (
     about,
     check,
     new_visitor_id,
+    served,
+    settings,
     visitor_from_cookie,
 )
-from bot.watch import ModelWatcher
 from recommender.errors import RecommenderError
 from recommender.serve import Recommender
-from storage import Storage, StorageError
+from storage import StorageError
 
 PAGES = ("Search", "Recommendations", "Watchlist & likes", "Movie night", "Your account",
          "About the model")
 STARS = [x / 2 for x in range(1, 11)]
-WATCH_SECONDS = 5  # how often the model pointer is checked, as in the bot
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^])")
 # Button words beside the core's emoji, so every button has a readable name.
 WORDS = {"Like": "Like", "NotInterested": "Not for me", "Watch": "Watchlist",
@@ -61,29 +60,8 @@ def md(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", text).replace("\n", "  \n")
 
 
-@st.cache_resource(show_spinner="Loading the model ...")
-def conversation_for(models_dir: str, db_path: str) -> Conversation:
-    """One conversation per server process (per model folder and database)."""
-    conversation = Conversation(load_model(Path(models_dir)), Storage(db_path))
-    watcher = ModelWatcher(conversation, Path(models_dir))
-    stop = threading.Event()
-
-    def watch() -> None:
-        while not stop.wait(WATCH_SECONDS):
-            watcher.check()
-
-    threading.Thread(target=watch, name="model-watcher", daemon=True).start()
-    return conversation
-
-
-def settings() -> BotSettings:
-    return BotSettings.from_env()
-
-
 def current_visit() -> Visit:
-    paths = settings().recommender
-    conversation = conversation_for(str(paths.models_dir), str(paths.db_path))
-    return Visit(conversation, visitor_id(), st.session_state.get("name") or None)
+    return Visit(served(), visitor_id(), st.session_state.get("name") or None)
 
 
 def visitor_id() -> str:
@@ -293,8 +271,7 @@ def forget() -> None:
 def about_page(visit: Visit) -> None:
     st.header("About the model")
     current = settings()
-    info = about(visit.conversation, current.recommender.models_dir,
-                 status_lines(current))
+    info = about(visit.conversation, current.recommender.models_dir, status_lines(current))
     st.markdown(md(f"Version {info['version']}, trained {info['trained_at']} on "
                    f"{info['data']}; {info['items']:,} titles."))
     params = ", ".join(f"{k} {v}" for k, v in info["params"].items())
@@ -306,9 +283,13 @@ def about_page(visit: Visit) -> None:
             if metric != "users"]
     if rows:
         st.dataframe(rows, hide_index=True)
-        st.bar_chart([r for r in rows if r["metric"] in ("ndcg@10", "given@5")],
-                     x="model", y="value", color="protocol", stack=False,
-                     x_label="model", y_label="nDCG@10")
+        st.vega_lite_chart(
+            [r for r in rows if r["metric"] in ("ndcg@10", "given@5")],
+            {"mark": {"type": "bar", "tooltip": True},
+             "encoding": {"x": {"field": "model", "type": "nominal", "title": None},
+                          "xOffset": {"field": "protocol"},
+                          "y": {"field": "value", "type": "quantitative", "title": "nDCG@10"},
+                          "color": {"field": "protocol", "type": "nominal"}}})
     else:
         st.caption("This model has no evaluation figures yet (python -m recommender evaluate).")
     for plot in info["plots"]:

@@ -8,14 +8,23 @@ import time
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st_h
 from streamlit.testing.v1 import AppTest
 
 from bot import linking
 from bot.core import Conversation, UserRef
-from bot.visit import MAX_QUERY, check, new_visitor_id, room_key, visitor_from_cookie
+from bot.visit import (
+    MAX_QUERY,
+    check,
+    new_visitor_id,
+    room_key,
+    served,
+    visitor_from_cookie,
+)
+from bot.visit import (
+    settings as web_settings,
+)
 from bot.web import md
 from storage import Storage
 from tests.bot_model import small_model, write_model
@@ -40,8 +49,13 @@ def web(tmp_path, monkeypatch):
     for name, value in {"MODELS_DIR": tmp_path / "models", "DATA_DIR": tmp_path / "data",
                         "DB_PATH": db_path, "RETRAIN_CRON": "off", "BACKUP_CRON": "off"}.items():
         monkeypatch.setenv(name, str(value))
+    web_settings.cache_clear()  # the server process reads them once: this is a new one
+    served.cache_clear()
     yield db_path
-    st.cache_resource.clear()
+    if served.cache_info().currsize:
+        served().db.close()
+    web_settings.cache_clear()
+    served.cache_clear()
 
 
 def visit(visitor: str | None = None) -> AppTest:
