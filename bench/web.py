@@ -36,8 +36,8 @@ from pathlib import Path
 # As `python -m bot --web` runs the server: no usage statistics gathered.
 os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
 
-from streamlit.runtime.scriptrunner import script_runner  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.runtime.scriptrunner import script_runner
+from streamlit.testing.v1 import AppTest
 
 WEB = Path(__file__).resolve().parent.parent / "bot" / "web.py"
 _script_ms: list[float] = []
