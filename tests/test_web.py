@@ -419,3 +419,27 @@ def test_searching_any_text_always_answers(web):
         assert reply.intro
 
     answers()
+
+
+# ----- serving ---------------------------------------------------------------------------
+
+def test_python_m_bot_web_runs_streamlit_on_the_configured_address_and_port():
+    from bot.app import web_command
+    from bot.settings import WebSettings
+
+    assert WebSettings.from_env({}) == WebSettings("127.0.0.1", 8501)
+    command = web_command(WebSettings.from_env({"WEB_PORT": "8600", "WEB_ADDRESS": "0.0.0.0"}))
+    assert command[1:4] == ["-m", "streamlit", "run"] and command[4].endswith("bot/web.py")
+    options = dict(zip(command[5::2], command[6::2], strict=True))
+    assert options["--server.address"] == "0.0.0.0" and options["--server.port"] == "8600"
+    assert options["--browser.gatherUsageStats"] == "false"
+    assert options["--server.headless"] == "true"
+
+
+@pytest.mark.parametrize("port", ["http", "0", "70000"])
+def test_a_bad_web_port_is_one_line_and_exit_2(port, monkeypatch, capsys):
+    from bot.app import main
+
+    monkeypatch.setenv("WEB_PORT", port)
+    assert main(["--web"]) == 2
+    assert "WEB_PORT" in capsys.readouterr().err
