@@ -58,11 +58,19 @@ def settings() -> BotSettings:
     return BotSettings.from_env()
 
 
-@functools.cache
+_serving = threading.Lock()
+
+
 def served() -> Conversation:
     """The one conversation of this server process: the current model and its title
     index, the bot's database, and a watcher that swaps in a new ``models/current``
-    between requests. (``cache_clear`` both to read the settings afresh.)"""
+    between requests. Built by the first session to ask; the others wait for it."""
+    with _serving:
+        return _conversation()
+
+
+@functools.cache
+def _conversation() -> Conversation:
     paths = settings().recommender
     conversation = Conversation(load_model(paths.models_dir), Storage(paths.db_path))
     watcher = ModelWatcher(conversation, paths.models_dir)
@@ -73,6 +81,16 @@ def served() -> Conversation:
 
     threading.Thread(target=watch, name="model-watcher", daemon=True).start()
     return conversation
+
+
+def reset() -> None:
+    """Read the settings afresh and build a new conversation on next use, closing the
+    old database (as a new server process would: for tests)."""
+    with _serving:
+        if _conversation.cache_info().currsize:
+            _conversation().db.close()
+        _conversation.cache_clear()
+        settings.cache_clear()
 
 
 def new_visitor_id() -> str:

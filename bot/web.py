@@ -26,9 +26,21 @@ if _ROOT not in sys.path:
 
 import streamlit as st
 
-from bot.payloads import Chosen, OnItem, Page, WatchlistPage, decode
+from bot.payloads import (
+    Chosen,
+    Dislike,
+    Like,
+    MorePicks,
+    NotInterested,
+    OnItem,
+    Page,
+    RemoveFromWatchlist,
+    Seen,
+    Watch,
+    WatchlistPage,
+    decode,
+)
 from bot.replies import Button, Card, Reply
-from bot.settings import BotSettings
 from bot.visit import (
     COOKIE,
     COOKIE_DAYS,
@@ -42,6 +54,7 @@ from bot.visit import (
     settings,
     visitor_from_cookie,
 )
+from jobs.status import status_lines as retraining_status
 from recommender.errors import RecommenderError
 from recommender.serve import Recommender
 from storage import StorageError
@@ -51,8 +64,8 @@ PAGES = ("Search", "Recommendations", "Watchlist & likes", "Movie night", "Your 
 STARS = [x / 2 for x in range(1, 11)]
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^])")
 # Button words beside the core's emoji, so every button has a readable name.
-WORDS = {"Like": "Like", "NotInterested": "Not for me", "Watch": "Watchlist",
-         "Seen": "Seen", "RemoveFromWatchlist": "Remove", "Dislike": "Dislike"}
+WORDS: dict[type, str] = {Like: "Like", NotInterested: "Not for me", Watch: "Watchlist",
+                          Seen: "Seen", RemoveFromWatchlist: "Remove", Dislike: "Dislike"}
 
 
 def md(text: str) -> str:
@@ -97,13 +110,17 @@ def press(data: str) -> None:
         st.session_state["wl_page" if isinstance(payload, WatchlistPage) else "likes_page"] = \
             payload.page
         return
-    flash(current_visit().press(data))
+    replies = current_visit().press(data)
+    if isinstance(payload, MorePicks):
+        st.session_state.picks = replies  # the next page replaces the list shown
+        return
+    flash(replies)
 
 
 def label(button: Button) -> str:
     """The core's label without its list number, with a word for screen readers."""
     text = re.sub(r"^\d+\s+", "", button.label)
-    word = WORDS.get(type(button.payload).__name__)
+    word = WORDS.get(type(button.payload))
     return f"{text} {word}" if word and word.lower() not in text.lower() else text
 
 
@@ -271,7 +288,8 @@ def forget() -> None:
 def about_page(visit: Visit) -> None:
     st.header("About the model")
     current = settings()
-    info = about(visit.conversation, current.recommender.models_dir, status_lines(current))
+    info = about(visit.conversation, current.recommender.models_dir,
+                 retraining_status(current.jobs))
     st.markdown(md(f"Version {info['version']}, trained {info['trained_at']} on "
                    f"{info['data']}; {info['items']:,} titles."))
     params = ", ".join(f"{k} {v}" for k, v in info["params"].items())
@@ -297,12 +315,6 @@ def about_page(visit: Visit) -> None:
     st.subheader("Retraining")
     for line in info["schedule"]:
         st.markdown(md(line))
-
-
-def status_lines(current: BotSettings) -> list[str]:
-    from jobs.status import status_lines as lines
-
-    return lines(current.jobs)
 
 
 def main() -> None:

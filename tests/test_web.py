@@ -18,12 +18,9 @@ from bot.visit import (
     MAX_QUERY,
     check,
     new_visitor_id,
+    reset,
     room_key,
-    served,
     visitor_from_cookie,
-)
-from bot.visit import (
-    settings as web_settings,
 )
 from bot.web import md
 from storage import Storage
@@ -49,13 +46,9 @@ def web(tmp_path, monkeypatch):
     for name, value in {"MODELS_DIR": tmp_path / "models", "DATA_DIR": tmp_path / "data",
                         "DB_PATH": db_path, "RETRAIN_CRON": "off", "BACKUP_CRON": "off"}.items():
         monkeypatch.setenv(name, str(value))
-    web_settings.cache_clear()  # the server process reads them once: this is a new one
-    served.cache_clear()
+    reset()  # the server process reads them once: this is a new one
     yield db_path
-    if served.cache_info().currsize:
-        served().db.close()
-    web_settings.cache_clear()
-    served.cache_clear()
+    reset()
 
 
 def visit(visitor: str | None = None) -> AppTest:
