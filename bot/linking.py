@@ -55,10 +55,15 @@ def issue(db: Storage, user_id: int, platform: str, in_room: bool) -> str:
             "from here. It works once.")
 
 
-def redeem(db: Storage, web_user_id: int, typed: str) -> tuple[str, str, str | None] | None:
-    """Link the web user to the owner of the code ``typed``; the owner's (platform,
-    platform user id, name), or None for a wrong, used or expired code."""
+def redeem(db: Storage, web_user_id: int, typed: str
+           ) -> tuple[tuple[str, str, str | None], int] | None:
+    """Link the web user to the owner of the code ``typed``, who also gets what the web
+    user rated before (where they said nothing themselves): one taste from now on. The
+    owner's (platform, platform user id, name) and how many ratings they got, or None
+    for a wrong, used or expired code."""
     code = normalise(typed)
-    if code is None or db.redeem_link_code(key_of(code), web_user_id) is None:
+    owner = None if code is None else db.redeem_link_code(key_of(code), web_user_id)
+    account = None if owner is None else db.linked_account(web_user_id)
+    if owner is None or account is None:
         return None
-    return db.linked_account(web_user_id)
+    return account, db.copy_taste(web_user_id, owner)

@@ -249,13 +249,17 @@ class Visit:
         clean, problem = check(typed, "the code from /link", linking.MAX_TYPED)
         if problem:
             return Reply(problem)
-        account = linking.redeem(self.db, self._own_uid(), clean)
-        if account is None:
+        linked = linking.redeem(self.db, self._own_uid(), clean)
+        if linked is None:
             return Reply("That code is wrong, used or expired. Send /link to the bot on "
                          "Telegram or Discord for a new one; it lasts "
                          f"{linking.TTL_SECONDS // 60} minutes and works once.")
+        (platform, _key, _name), copied = linked
+        brought = "" if not copied else (
+            " The title you rated here is in it now." if copied == 1 else
+            f" The {copied} titles you rated here are in it now.")
         return Reply(f"Linked: this browser now uses the likes and watchlist of your "
-                     f"{account[0].capitalize()} account.", notice="Linked")
+                     f"{platform.capitalize()} account.{brought}", notice="Linked")
 
     def unlink(self) -> Reply:
         if self.db.unlink(self._own_uid()):

@@ -446,6 +446,34 @@ class Storage:
                        "ts = excluded.ts", [user_id, int(row[0]), now])
             return int(row[0])
 
+    def copy_taste(self, source: int, target: int) -> int:
+        """Give ``target`` what ``source`` told us about titles ``target`` has said nothing
+        about: ratings, not-interested, watchlist and seen (what ``target`` said wins).
+        Returns how many ratings were copied."""
+        source = _whole(source, "A user id", minimum=1)
+        target = _whole(target, "A user id", minimum=1)
+        with self._writing() as db:
+            self._require_user(db, target)
+            # An item is rated or not-interested, never both: skip those target has either.
+            said = ("SELECT item_id FROM ratings WHERE user_id = :t "
+                    "UNION SELECT item_id FROM not_interested WHERE user_id = :t")
+            copied = db.execute(
+                "INSERT INTO ratings (user_id, item_id, rating, source, ts) "
+                "SELECT :t, item_id, rating, source, ts FROM ratings "
+                f"WHERE user_id = :s AND item_id NOT IN ({said})",
+                {"s": source, "t": target}).rowcount
+            db.execute("INSERT INTO not_interested (user_id, item_id, ts) "
+                       "SELECT :t, item_id, ts FROM not_interested "
+                       f"WHERE user_id = :s AND item_id NOT IN ({said})",
+                       {"s": source, "t": target})
+            for table, ts in (("watchlist", "added_ts"), ("seen", "ts")):
+                # Table and column names are ours, not input.
+                db.execute(f"INSERT INTO {table} (user_id, item_id, {ts}) "
+                           f"SELECT :t, item_id, {ts} FROM {table} WHERE user_id = :s "
+                           "ON CONFLICT (user_id, item_id) DO NOTHING",
+                           {"s": source, "t": target})
+            return max(0, int(copied))
+
     def linked_account(self, user_id: int) -> tuple[str, str, str | None] | None:
         """(platform, platform user id, name) of the account ``user_id`` is linked to."""
         user_id = _whole(user_id, "A user id", minimum=1)

@@ -297,14 +297,23 @@ def link(at: AppTest, code: str) -> AppTest:
 def test_a_link_code_makes_the_web_visitor_act_as_the_chat_user(web):
     bot = chat(web)
     bot.handle_text(ANN, "/like fargo")
+    bot.handle_text(ANN, "/dislike alien")
     code = code_in(bot.handle_text(ANN, "/link")[0].text)
-    at = link(visit(), code)
-    assert "Linked" in shown(at) and "Telegram account" in shown(at)
-    go(at, "Watchlist & likes")
-    assert "❤ liked: Fargo (1996)" in shown(at)  # the chat's taste, on the web
+    at = liked_star_wars()  # rated on the web before linking
     search(at, "alien")
+    click(at, "❤ Like")  # the chat said otherwise: the chat's word stays
+    link(at, code)
+    assert "Linked" in shown(at) and "Telegram account" in shown(at)
+    assert "The title you rated here is in it now." in shown(at)
+    go(at, "Watchlist & likes")
+    page = shown(at)
+    assert "❤ liked: Fargo (1996)" in page  # the chat's taste, on the web
+    assert "❤ liked: Star Wars (1977)" in page and "👎 disliked: Alien (1979)" in page
+    ann = bot.db.user("telegram", "1001")
+    assert sorted(bot.db.ratings_of(ann)) == [(1, 1.0), (50, 5.0), (100, 5.0)]
+    search(at, "aliens")
     click(at, "➕ Watchlist")
-    assert [w.item_id for w in bot.db.watchlist(bot.db.user("telegram", "1001"))] == [1]
+    assert [w.item_id for w in bot.db.watchlist(ann)] == [2]
     # Single use: the same code does nothing for anyone else.
     other = link(visit(), code)
     assert "wrong, used or expired" in shown(other)
@@ -325,7 +334,7 @@ def test_link_codes_expire_by_the_injected_clock(web):
     code = code_in(bot.handle_text(ANN, "/link")[0].text)
     now[0] += linking.TTL_SECONDS - 1
     assert linking.redeem(bot.db, web_user, code.lower().replace("-", " ")) == (
-        "telegram", "1001", "Ann")
+        ("telegram", "1001", "Ann"), 0)
     # The web app (real time) refuses a code that expired long ago.
     old = chat(web, clock=lambda: time.time() - 3600)
     stale = code_in(old.handle_text(ANN, "/link")[0].text)
