@@ -2,7 +2,7 @@
 
 A chat user sends ``/link`` in a private chat and gets a short code; entering it on the
 web page makes that web visitor act as the chat user, so one taste serves both. Codes
-are drawn from :mod:`secrets` (8 characters of a 31-letter alphabet: about 40 bits, too
+are drawn from :mod:`secrets` (8 characters of a 30-symbol alphabet: about 39 bits, too
 many to guess in their 10 minutes), work once, and are stored only as a SHA-256 hash, so
 the database never holds a usable code. Time comes from the storage's injected clock.
 """
