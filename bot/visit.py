@@ -30,7 +30,6 @@ from bot.payloads import (
     Forget,
     Like,
     LikesPage,
-    MorePicks,
     Payload,
     Watch,
     WatchlistPage,
@@ -146,7 +145,7 @@ class Visit:
         self.name = name
 
     @property
-    def db(self) -> Any:
+    def db(self) -> Storage:
         return self.conversation.db
 
     def _own_uid(self) -> int:
@@ -206,18 +205,6 @@ class Visit:
 
     def recommend(self, filters: Filters) -> list[Reply]:
         return self.conversation.handle_args(self.user(), "recommend", filters.args())
-
-    def more(self) -> list[Reply]:
-        return self._payload(MorePicks())
-
-    def rate(self, item_id: int, stars: float) -> list[Reply]:
-        return self._payload(Chosen("rate", item_id, stars))
-
-    def similar(self, item_id: int) -> list[Reply]:
-        return self._payload(Chosen("similar", item_id))
-
-    def why(self, item_id: int) -> list[Reply]:
-        return self._payload(Chosen("why", item_id))
 
     def likes(self, page: int = 0) -> list[Reply]:
         return self._payload(LikesPage(page))
