@@ -4,6 +4,7 @@ small model and a fresh SQLite file; bad input in every field; linking with /lin
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -265,15 +266,20 @@ def test_movie_night_for_a_named_room(web):
 
 
 def test_about_the_model_shows_version_date_figures_plot_and_schedule(web):
+    version = next(p.name for p in (web.parent.parent / "models").iterdir() if p.name[0] == "2")
+    plots = web.parent.parent / "models" / version / "evaluation"
+    plots.mkdir(parents=True)
+    shutil.copy(Path(__file__).resolve().parent.parent / "docs" / "evaluation.png",
+                plots / "new-user.png")  # as `evaluate --plot` leaves one
     at = go(visit(), "About the model")
     page = shown(at)
-    version = next(p.name for p in (web.parent.parent / "models").iterdir() if p.name[0] == "2")
     assert f"Version {version}, trained 2026-11-24T22:10:52+00:00 on tiny test catalogue" in page
     assert "Retraining: nightly retraining is off" in page
     table = at.dataframe[0].value
     assert {"protocol", "model", "metric", "value"} <= set(table.columns)
     assert 0.4707 in table["value"].tolist()
     assert at.get("vega_lite_chart"), "a plot of the figures"
+    assert len(at.get("image")) == 1 and "new-user" in str(at.get("image")[0].proto)
 
 
 # ----- linking a chat account ----------------------------------------------------------
