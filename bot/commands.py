@@ -54,11 +54,11 @@ class Param:
     def usage(self) -> str:
         words = {"title": "<title>", "stars": "<1-5>", "count": "n", "kind": "movie|tv",
                  "genre": "genre", "years": "years", "choice": "|".join(self.choices[1:]),
-                 "text": "<text>"}[self.kind]
+                 "text": "<text>", "file": "<file>"}[self.kind]
         return words if self.required else f"[{words}]"
 
 
-KINDS = ("title", "stars", "count", "kind", "genre", "years", "choice", "text")
+KINDS = ("title", "stars", "count", "kind", "genre", "years", "choice", "text", "file")
 
 TITLE = Param("title", "a movie or show; add the year to tell remakes apart", required=True)
 STARS = Param("stars", "1 to 5, half stars allowed", required=True)
@@ -66,6 +66,9 @@ COUNT = Param("count", f"how many picks (1-{MAX_COUNT})")
 KIND = Param("kind", "movies or TV shows")
 GENRE = Param("genre", "e.g. Comedy")
 YEARS = Param("years", "e.g. 1990-1999, 2010 or 1980s")
+# A file the platform attaches (Discord's attachment option); adapters hand its bytes to
+# Conversation.handle_upload, so the command itself only ever sees what was typed.
+FILE = Param("file", "your IMDb ratings CSV or Letterboxd export zip")
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,7 @@ class Command:
         kinds = {p.kind for p in self.params}
         if "stars" in kinds:
             return self._check(_title_and_stars(text, self.example))
-        if kinds & {"title", "text"}:
+        if kinds & {"title", "text", "file"}:
             return self._check(Args(title=text or None) if "title" in kinds
                                else Args(text=text or None))
         if "choice" in kinds:
@@ -126,7 +129,7 @@ class Command:
         args = Args()
         for p in self.params:
             value, name = values.get(p.option), p.kind
-            if value is None:
+            if value is None or name == "file":  # a file goes to handle_upload, not here
                 continue
             if name == "genre":
                 args = replace(args, genres=(_genre(str(value), genres),))

@@ -2,24 +2,36 @@
 
 Buttons become numbered choices; typing the number presses the button. In a terminal,
 Tab completes command names from the registry. Works with piped input too: each line
-is a message, and the chat ends cleanly at end of input.
+is a message, and the chat ends cleanly at end of input. ``/import PATH`` reads the file
+(the core gets its bytes, as from any platform) and files the bot sends (``/export``) are
+written to the working directory, their paths printed.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+from pathlib import Path
 from typing import TextIO
 
 from bot.core import Conversation, UserRef
+from bot.formats import MAX_BYTES
 from bot.replies import Button, Reply
 
 USER = UserRef("console", "local", "friend")
 
 
-def render(reply: Reply, out: TextIO) -> list[Button]:
-    """Print a reply; return its buttons in the order they were numbered."""
+def render(reply: Reply, out: TextIO, folder: Path | None = None) -> list[Button]:
+    """Print a reply (its files written to ``folder``, default the working directory);
+    return its buttons in the order they were numbered."""
     out.write(reply.text + "\n")
+    for file in reply.files:
+        path = (folder or Path.cwd()) / Path(file.name).name  # never outside the folder
+        try:
+            path.write_bytes(file.data)
+            out.write(f"Wrote {path.resolve()}\n")
+        except OSError as exc:
+            out.write(f"Could not write {path}: {exc.strerror or exc}\n")
     numbered: list[Button] = []
     for row in reply.buttons:  # one line per row of buttons, as a chat app shows them
         cells = []
@@ -63,8 +75,26 @@ def read_line(stdin: TextIO, stdout: TextIO, interactive: bool) -> str:
     return stdin.readline()
 
 
+def upload(conversation: Conversation, user: UserRef, text: str) -> list[Reply] | None:
+    """``/import PATH``: the file's bytes to the core; None for anything else."""
+    name, _, rest = text.partition(" ")
+    if name.split("@", 1)[0].lower() != "/import" or not rest.strip():
+        return None
+    path = Path(rest.strip().strip("'\"")).expanduser()
+    if path.is_dir():
+        return [Reply(f"{path} is a folder. Give the Letterboxd zip, or one of its CSVs.")]
+    try:
+        size = path.stat().st_size
+        data = b"" if size > MAX_BYTES else path.read_bytes()  # the core states the limit
+    except OSError as exc:
+        return [Reply(f"I can't read {path}: {exc.strerror or exc}.")]
+    return conversation.handle_upload(user, data, path.name, size=size)
+
+
 def run(conversation: Conversation, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout,
-        user: UserRef = USER) -> None:
+        user: UserRef = USER, folder: Path | None = None) -> None:
+    """Chat until the end of input; files the bot sends are written to ``folder``
+    (default: the working directory)."""
     interactive = stdin.isatty()
     if interactive:
         complete_commands(conversation)
@@ -90,13 +120,13 @@ def run(conversation: Conversation, stdin: TextIO = sys.stdin, stdout: TextIO = 
         elif text.isdecimal() and buttons:
             replies = [Reply(f"Choose a number from 1 to {len(buttons)}.")]
         else:
-            replies = conversation.handle_text(user, text)
+            replies = upload(conversation, user, text) or conversation.handle_text(user, text)
         new_buttons: list[Button] = []
         with lock:
             for reply in replies:
                 if reply.notice and not reply.text:
                     stdout.write(reply.notice + "\n")
-                new_buttons = render(reply, stdout) or new_buttons
+                new_buttons = render(reply, stdout, folder) or new_buttons
             stdout.flush()
         buttons = new_buttons or buttons
     stdout.write("Bye!\n")

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from bot.commands import (
     COUNT,
+    FILE,
     GENRE,
     KIND,
     STARS,
@@ -43,6 +44,7 @@ from bot.payloads import (
     Dislike,
     Forget,
     FreshPicks,
+    ImportMisses,
     Like,
     LikesPage,
     MorePicks,
@@ -55,6 +57,7 @@ from bot.payloads import (
     decode,
 )
 from bot.replies import Button, Card, Reply, describe, imdb_url, joined
+from bot.transfer import HOW_TO, Imports
 from recommender.errors import RecommenderError
 from recommender.preferences import split
 from recommender.serve import Recommendation, Recommender, trim_heap
@@ -169,6 +172,7 @@ class Conversation:
         self._outboxes: dict[str, Callable[[str, str], None]] = {}
         self._lists: dict[int, PickList] = {}  # user -> their last /recommend
         self._lock = threading.Lock()
+        self.imports = Imports(clock)
 
     # ----- the model being served ------------------------------------------------------
 
@@ -306,6 +310,23 @@ class Conversation:
             log.exception("button %r failed", (data or "")[:64])
             return [Reply(SORRY, notice="Sorry")]
 
+    @_unless_full
+    def handle_upload(self, user: UserRef, data: bytes, filename: str, *,
+                      size: int | None = None) -> list[Reply]:
+        """A file to /import (its bytes; ``size`` as the platform declared it, when the
+        bytes were not fetched for being too big). The report, then the first picks."""
+        uid = self.db.user(user.platform, user.platform_user_id, user.name)
+        try:
+            with self._pinned():
+                report, imported = self.imports.run(self.db, self.recommender,
+                                                    self.title_index, uid, data, filename, size)
+                return [report, *self._recommend(uid, Args())] if imported else [report]
+        except StorageFull:
+            raise  # answered by _unless_full
+        except Exception:
+            log.exception("import of %r failed", (filename or "")[:64])
+            return [Reply(SORRY)]
+
     def handle_other(self, _user: UserRef) -> list[Reply]:
         """Stickers, photos, voice: we only read text."""
         return [Reply("I only understand text. Type a title, or /help.")]
@@ -383,6 +404,15 @@ class Conversation:
                       "This cannot be undone.",
                       buttons=[[Button("Yes, delete it all", Forget(True)),
                                 Button("No, keep it", Forget(False))]])]
+
+    @command("import", "bring in your IMDb or Letterboxd ratings (send the file)",
+             params=(FILE,), personal=True)
+    def import_(self, _ask: Ask) -> list[Reply]:
+        return [Reply(HOW_TO)]  # typed: the file itself comes through handle_upload
+
+    @command("export", "your likes, ratings and watchlist as files", personal=True)
+    def export(self, ask: Ask) -> list[Reply]:
+        return [self.imports.export(self.db, self.recommender, ask.uid)]
 
     @command("link", "a one-time code to use your taste on the web app", personal=True)
     def link(self, ask: Ask) -> list[Reply]:
@@ -510,10 +540,15 @@ class Conversation:
         return self._recommend(uid, Args())
 
     @_press.register
+    def _(self, _payload: ImportMisses, uid: int) -> list[Reply]:
+        return [self.imports.misses(uid)]
+
+    @_press.register
     def _(self, payload: Forget, uid: int) -> list[Reply]:
         if not payload.confirmed:
             return [Reply("Nothing was deleted.", edit=True, notice="Kept")]
         self.db.forget(uid)
+        self.imports.forget(uid)
         with self._lock:
             self._lists.pop(uid, None)
         return [Reply("Done: everything I knew about you is deleted.", edit=True,

@@ -14,7 +14,9 @@ asks, and retries a 5xx on interaction replies (and a 500/502/504 elsewhere) wit
 backoff; the bot retries what it gives up on at once (:func:`transient`): a reset or dropped
 connection, a timeout, a 503 on a direct message. Discord drops an interaction that is
 not acknowledged within 3 seconds, so a slow answer is deferred first ("thinking…").
-A reply that still fails is one log line, without a traceback.
+A reply that still fails is one log line, without a traceback. ``/import`` takes a file
+option: the adapter fetches the attachment's bytes and hands them to the core; files the
+core sends back (``/export``) are attached to the message.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import io
 import logging
 import re
 import secrets
@@ -35,6 +38,7 @@ from discord import app_commands
 from bot.backoff import Backoff
 from bot.commands import MAX_COUNT, Command, Param
 from bot.core import Conversation, UserRef
+from bot.formats import MAX_BYTES
 from bot.replies import Button, Reply, describe, split_message
 
 log = logging.getLogger(__name__)
@@ -163,7 +167,18 @@ def messages_of(reply: Reply) -> list[dict]:
     view = view_of(reply.buttons)
     if view is not None:
         sends[-1]["view"] = view
+    if reply.files:
+        sends[-1]["files"] = reply.files  # made discord.File per attempt: see _attached
     return sends
+
+
+def _attached(kwargs: dict) -> dict:
+    """A send's keyword arguments with our files as new ``discord.File`` objects: one is
+    read to its end by a send, so every attempt needs its own."""
+    if "files" not in kwargs:
+        return kwargs
+    return {**kwargs, "files": [discord.File(io.BytesIO(f.data), filename=f.name)
+                                for f in kwargs["files"]]}
 
 
 class DiscordBot(discord.Client):
@@ -206,12 +221,36 @@ class DiscordBot(discord.Client):
 
     async def on_command(self, interaction: discord.Interaction, command: Command,
                          values: dict[str, Any]) -> None:
-        """A slash command: its typed options go to the core as they are."""
+        """A slash command: its typed options go to the core as they are; an attached file
+        (``/import``) goes as its bytes."""
         private = command.personal and interaction.guild_id is not None
+        attached = [values.pop(p.option) for p in command.params
+                    if p.kind == "file" and values.get(p.option) is not None]
         async with self._delivery(interaction):
-            replies, answered = await self._in_time(
-                interaction, private, self.conversation.handle_command, command.name, values)
+            if attached:
+                replies, answered = await self._upload(interaction, private, attached[0])
+            else:
+                replies, answered = await self._in_time(
+                    interaction, private, self.conversation.handle_command, command.name,
+                    values)
             await self._respond(interaction, replies, private, answered)
+
+    async def _upload(self, interaction: discord.Interaction, private: bool,
+                      attachment: discord.Attachment) -> tuple[list[Reply], bool]:
+        """Fetch the file (not when over the limit) and import it; always deferred first,
+        since fetching and matching a long history can outlast Discord's 3 seconds."""
+        await self._call(lambda: interaction.response.defer(ephemeral=private), answers=True)
+        size = attachment.size
+        try:
+            data = b"" if size > MAX_BYTES else await self.backoff.run(attachment.read,
+                                                                      transient)
+        except (discord.HTTPException, *NETWORK_ERRORS) as exc:
+            log.warning("download for interaction %s failed: %s", interaction.id,
+                        describe_error(exc, interaction.token, self.http.token))
+            return [Reply("I couldn't fetch that file from Discord. Please try again.")], True
+        replies = await asyncio.to_thread(self.conversation.handle_upload, user_of(interaction),
+                                          data, attachment.filename, size=size)
+        return replies, True
 
     async def on_button(self, interaction: discord.Interaction, data: str) -> None:
         private = interaction.guild_id is not None
@@ -288,10 +327,10 @@ class DiscordBot(discord.Client):
         for kwargs in [kwargs for reply in replies for kwargs in messages_of(reply)]:
             if answered:
                 await self._call(lambda kwargs=kwargs: interaction.followup.send(
-                    ephemeral=private, **kwargs))
+                    ephemeral=private, **_attached(kwargs)))
             else:
                 await self._call(lambda kwargs=kwargs: interaction.response.send_message(
-                    ephemeral=private, **kwargs), answers=True)
+                    ephemeral=private, **_attached(kwargs)), answers=True)
                 answered = True
 
     async def _edit(self, interaction: discord.Interaction, reply: Reply,
@@ -347,6 +386,7 @@ def option_type(param: Param) -> Any:
             "count": app_commands.Range[int, 1, MAX_COUNT],
             "kind": Literal["movie", "tv"],
             "choice": Literal[param.choices] if param.choices else str,
+            "file": discord.Attachment,
             }.get(param.kind, app_commands.Range[str, 1, 200])
 
 

@@ -62,7 +62,8 @@ import bisect
 import heapq
 import math
 import re
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -177,7 +178,7 @@ def _parse(text: str) -> _Query | None:
 class TitleIndex:
     """Every catalogue title (and alternative title), ready to be searched."""
 
-    def __init__(self, items: Sequence[dict]) -> None:
+    def __init__(self, items: Iterable[dict]) -> None:
         ids, titles, years, kinds, popularity = [], [], [], [], []
         entry_keys, entry_rows, entry_articles = [], [], []
         seen: set[int] = set()
@@ -193,7 +194,7 @@ class TitleIndex:
             year = item.get("year")
             years.append(None if year is None or (isinstance(year, float) and math.isnan(year))
                          else int(year))
-            kinds.append(str(item.get("kind") or "movie"))
+            kinds.append(sys.intern(str(item.get("kind") or "movie")))  # a few kinds, shared
             pop = item.get("popularity")
             popularity.append(0.0 if pop is None or pop != pop else float(pop))
             keys: set[str] = set()
@@ -215,7 +216,9 @@ class TitleIndex:
         # Plain lists for the per-row lookups of ranking: numpy scalars are slower there.
         self._popularity_list = self._popularity.tolist()
         self._id_list = [int(i) for i in ids]
-        self._row = {item_id: r for r, item_id in enumerate(ids)}
+        # id -> row by binary search: a dict of 87,000 ids cost the bot 10 MB.
+        self._id_order = np.argsort(self._ids, kind="stable")
+        self._sorted_ids = self._ids[self._id_order]
         # Entries are numbered most popular first, so that among entries sharing as many
         # trigrams with a query the prefilter keeps the lowest numbers: no sort per query.
         order = sorted(range(len(entry_keys)),
@@ -245,12 +248,13 @@ class TitleIndex:
     @classmethod
     def from_recommender(cls, rec) -> TitleIndex:
         """The catalogue of a :class:`recommender.serve.Recommender`, alt titles included."""
-        items = [{"item_id": int(item_id), "title": title,
+        # A generator: a list of 87,000 dicts would add ~50 MB to the bot's peak memory.
+        items = ({"item_id": int(item_id), "title": title,
                   "year": None if math.isnan(year) else int(year), "kind": str(kind),
-                  "popularity": float(pop), "alt_titles": list(alts)}
+                  "popularity": float(pop), "alt_titles": alts}
                  for item_id, title, year, kind, pop, alts in zip(
                      rec.ids.tolist(), rec.titles, rec.years.tolist(), rec.kinds.tolist(),
-                     rec.popularity.tolist(), rec.alt_titles, strict=True)]
+                     rec.popularity.tolist(), rec.alt_titles, strict=True))
         return cls(items)
 
     def __len__(self) -> int:
@@ -262,29 +266,36 @@ class TitleIndex:
         return len(self._keys)
 
     def get(self, item_id: int) -> Candidate | None:
-        row = self._row.get(int(item_id))
-        return None if row is None else self._candidate(row, 100.0)
+        at = int(np.searchsorted(self._sorted_ids, int(item_id)))
+        if at == len(self._sorted_ids) or self._sorted_ids[at] != int(item_id):
+            return None
+        return self._candidate(int(self._id_order[at]), 100.0)
+
+    def exact(self, title: str) -> list[Candidate]:
+        """The items one of whose titles has the same key as ``title`` (a dict lookup, no
+        fuzzy scoring: imports try it before :meth:`search`), most popular first."""
+        key = title_key(str(title)[:MAX_QUERY])[:MAX_KEY].strip()
+        rows = dict.fromkeys(int(self._entry_row[e]) for e in self._exact.get(key, ()))
+        return [self._candidate(r, 100.0) for r in rows]
 
     # ----- index ----------------------------------------------------------------------
 
-    def _build_trigrams(self) -> None:
-        """CSR postings: for each trigram code, the sorted entries whose key has it."""
-        padded = [f" {key} " for key in self._keys]
-        lengths = np.array([len(p) for p in padded], dtype=np.int64)
-        if not len(padded):
-            self._indptr = np.zeros(_GRAMS + 1, dtype=np.int64)
-            self._postings = np.zeros(0, dtype=np.intp)
-            return
-        codes = _codes("".join(padded))
-        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-        entry = np.repeat(np.arange(len(padded), dtype=np.int64), lengths)
-        position = np.arange(len(entry), dtype=np.int64) - starts[entry]
-        valid = position[: len(codes)] <= (lengths[entry] - 3)[: len(codes)]
-        pairs = _unique(codes[valid].astype(np.int64) * len(padded) + entry[: len(codes)][valid])
-        grams, entries = np.divmod(pairs, len(padded))
+    def _build_trigrams(self, chunk: int = 8192) -> None:
+        """CSR postings: for each trigram code, the sorted entries whose key has it.
+
+        Keys are coded ``chunk`` at a time: coding all of 140,000 keys at once took
+        ~150 MB of temporary arrays, the bot's peak memory while it starts.
+        """
+        n = len(self._keys)
+        parts = [_key_pairs(self._keys[first:first + chunk], first, n)
+                 for first in range(0, n, chunk)]
+        pairs = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        del parts
+        pairs.sort()  # by gram, then entry: chunks never share an entry, so no repeats
+        grams = np.bincount(pairs // max(n, 1), minlength=_GRAMS)
         # Machine-size ints: numpy.bincount would otherwise convert them on every query.
-        self._postings = entries.astype(np.intp)
-        self._indptr = np.concatenate(([0], np.cumsum(np.bincount(grams, minlength=_GRAMS))))
+        self._postings = (pairs % max(n, 1)).astype(np.intp)
+        self._indptr = np.concatenate(([0], np.cumsum(grams)))
 
     def _prefilter(self, key: str) -> np.ndarray:
         """Entries worth scoring: exact hits and those sharing the most trigrams."""
@@ -546,6 +557,20 @@ def _letters(key: str) -> int:
     for char in set(key):
         bits |= 1 << int(_CODE[ord(char)])
     return bits
+
+
+def _key_pairs(keys: list[str], first: int, entries: int) -> np.ndarray:
+    """Distinct ``gram * entries + entry`` codes of the keys of entries ``first``.."""
+    padded = [f" {key} " for key in keys]
+    lengths = np.array([len(p) for p in padded], dtype=np.int64)
+    codes = _codes("".join(padded))
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    entry = np.repeat(np.arange(len(padded), dtype=np.int64), lengths)[: len(codes)]
+    position = np.arange(len(codes), dtype=np.int64) - starts[entry]
+    valid = position <= lengths[entry] - 3  # a trigram inside one padded key
+    return _unique(codes[valid].astype(np.int64) * entries + entry[valid] + first)
 
 
 def _codes(text: str) -> np.ndarray:

@@ -87,13 +87,19 @@ class Forget:
     confirmed: bool
 
 
+@dataclass(frozen=True)
+class ImportMisses:
+    """Under an import's report: every title it could not match."""
+
+
 Payload = (Like | Dislike | NotInterested | Watch | RemoveFromWatchlist | Seen | Chosen
-           | LikesPage | WatchlistPage | MorePicks | FreshPicks | Forget)
+           | LikesPage | WatchlistPage | MorePicks | FreshPicks | Forget | ImportMisses)
 
 TAGS: dict[type, str] = {
     Like: "like", Dislike: "dislike", NotInterested: "no", Watch: "watch",
     RemoveFromWatchlist: "unwatch", Seen: "seen", Chosen: "pick", LikesPage: "likes",
     WatchlistPage: "wl", MorePicks: "more", FreshPicks: "recommend", Forget: "forget",
+    ImportMisses: "misses",
 }
 KINDS = {tag: kind for kind, tag in TAGS.items()}
 # The commands a chosen title can be for.

@@ -52,6 +52,15 @@ class Card:
     link: str | None = None  # the title's IMDb page, where known
 
 
+@dataclass(frozen=True)
+class File:
+    """A file sent with a reply (/export): its name, its bytes and their type."""
+
+    name: str
+    data: bytes = field(repr=False)
+    mime: str = "text/csv"
+
+
 @dataclass
 class Reply:
     intro: str = ""
@@ -60,6 +69,7 @@ class Reply:
     buttons: list[list[Button]] = field(default_factory=list)
     edit: bool = False  # replace the message whose button was pressed (paging)
     notice: str | None = None  # a short toast for a button press
+    files: list[File] = field(default_factory=list)  # sent after the text
 
     @property
     def text(self) -> str:

@@ -23,6 +23,7 @@ from typing import TypeVar
 from telegram import (
     BotCommand,
     CallbackQuery,
+    Document,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
@@ -44,6 +45,7 @@ from telegram.request import BaseRequest
 
 from bot.backoff import Backoff
 from bot.core import Conversation, UserRef
+from bot.formats import MAX_BYTES
 from bot.replies import Reply, split_message
 from bot.telegram_transport import AiohttpRequest
 
@@ -132,6 +134,30 @@ class TelegramBot:
         replies = await self._typing_while(message, work)
         await self._deliver(update, [lambda r=r: self.send(message, r) for r in replies])
 
+    async def on_document(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A file: an /import. Its bytes go to the core (not fetched when over the limit)."""
+        message = update.effective_message
+        document = message.document
+        size = document.file_size
+        try:
+            data = b"" if size is not None and size > MAX_BYTES else await self.backoff.run(
+                lambda: self._download(document), transient)
+        except TelegramError as exc:
+            log.warning("download for update %s failed: %s", update.update_id,
+                        describe_error(exc))
+            replies = [Reply("I couldn't fetch that file from Telegram. Please send it again.")]
+        else:
+            work = asyncio.ensure_future(asyncio.to_thread(
+                self.conversation.handle_upload, user_of(update), data,
+                document.file_name or "upload", size=size))
+            replies = await self._typing_while(message, work)
+        await self._deliver(update, [lambda r=r: self.send(message, r) for r in replies])
+
+    @staticmethod
+    async def _download(document: Document) -> bytes:
+        file = await document.get_file()
+        return bytes(await file.download_as_bytearray())
+
     async def on_other(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         replies = self.conversation.handle_other(user_of(update))
@@ -162,6 +188,9 @@ class TelegramBot:
             await self.backoff.run(lambda part=part, markup=markup: message.reply_text(
                 part, parse_mode=ParseMode.HTML, reply_markup=markup, do_quote=False,
                 link_preview_options=NO_PREVIEW), transient)
+        for file in reply.files:
+            await self.backoff.run(lambda file=file: message.reply_document(
+                file.data, filename=file.name, do_quote=False), transient)
 
     async def show(self, query: CallbackQuery, reply: Reply) -> None:
         """A button's reply: the page it was on edited in place, or a new message."""
@@ -262,6 +291,7 @@ def build_application(conversation: Conversation, token: str,
     app.add_handler(MessageHandler(filters.COMMAND & private, bot.on_message))  # unknown ones
     app.add_handler(CallbackQueryHandler(bot.on_button))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & private, bot.on_message))
+    app.add_handler(MessageHandler(filters.Document.ALL & private, bot.on_document))
     app.add_handler(MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL & private,
                                    bot.on_other))
     app.add_error_handler(bot.on_error)

@@ -233,12 +233,14 @@ def _read_neighbours(folder: Path, ids: np.ndarray, fail) -> Neighbours | None:
         return None
     try:
         with np.load(path, allow_pickle=False) as saved:
+            # Read one array at a time and convert as serving keeps them (similarities in
+            # float16, ids int32 as published): the bot never holds two copies of either.
+            sims = saved["sims"].astype(np.float16)
+            linked = saved["ids"]
+            if linked.dtype not in (np.int32, np.int64):
+                linked = linked.astype(np.int64)
             found = Neighbours(saved["item_ids"].astype(np.int64),
-                               saved["indptr"].astype(np.int64),
-                               # int32 as published (neighbours.py): no 64-bit copy
-                               saved["ids"].astype(np.int32 if saved["ids"].dtype == np.int32
-                                                   else np.int64),
-                               saved["sims"].astype(np.float32))
+                               saved["indptr"].astype(np.int64), linked, sims, scratch=True)
     except (OSError, ValueError, KeyError) as exc:
         raise fail(f"{NEIGHBOURS}: {type(exc).__name__}: {exc}") from None
     if not np.isin(found.item_ids, ids).all():

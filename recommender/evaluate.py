@@ -148,7 +148,7 @@ def intra_list_similarity(rec: Recommender, ranked: dict[int, list[int]]) -> flo
     values = []
     for items in ranked.values():
         rows = rec.rows_of(items)
-        v = rec.unit_factors[rows].astype(np.float64)
+        v = rec.catalogue.unit_factors(rows).astype(np.float64)
         sims = v @ v.T
         n = len(rows)
         if n > 1:

@@ -107,7 +107,7 @@ def score_members(rule: ServingRule, tastes: Sequence[Taste], allowed: np.ndarra
     content = [i for i, t in enumerate(tastes) if found[i][0] is None and len(t.like_rows)]
     scores: dict[int, Scores] = {}
     best_of = unseen & cat.has_factors
-    unrated = np.flatnonzero(allowed & ~cat.has_factors)
+    unrated = cat.unrated(allowed)
     for i in collaborative:
         own = found[i][0]
         assert own is not None

@@ -11,7 +11,7 @@ contributes at most ``USER_CAP`` likes (a fixed hash of the item picks which).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,7 +31,11 @@ class Neighbours:
     item_ids: np.ndarray  # int64, sorted
     indptr: np.ndarray  # int64, len(item_ids) + 1
     ids: np.ndarray  # int32 (int64 if an id needs it)
-    sims: np.ndarray  # float32
+    sims: np.ndarray  # float32 (float16 as read for serving)
+    # The arrays belong to this object alone (read from disk for one model), so
+    # :meth:`LinkRows.of` may reuse them in place rather than hold two copies while the
+    # bot loads ML-32M's 17 million neighbours.
+    scratch: bool = field(default=False, compare=False)
 
     @classmethod
     def from_triples(cls, item: np.ndarray, neighbour: np.ndarray, sim: np.ndarray,
@@ -98,13 +102,15 @@ class LinkRows:
         Both are sorted by item id, so ``found``'s entries already come in row order and
         only each row's entries are re-sorted, ``block`` rows at a time: at ML-32M scale
         (17 million entries) sorting them all at once cost the bot ~400 MB of temporary
-        peak memory on loading a model.
+        peak memory on loading a model. A ``scratch`` ``found`` is overwritten in place.
+        Similarities are kept as float16: cosines in [0, 1] to three significant digits,
+        half the memory of the largest array the bot holds.
         """
         counts = np.zeros(len(row_ids), dtype=np.int64)
         counts[np.searchsorted(row_ids, found.item_ids)] = np.diff(found.indptr)
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        columns = np.empty(len(found.ids), dtype=np.int32)
-        values = np.empty(len(found.ids), dtype=np.float32)
+        columns = _output(found.ids, np.int32, found.scratch)
+        values = _output(found.sims, np.float16, found.scratch)
         for first in range(0, len(found.item_ids), block):
             bounds = found.indptr[first:first + block + 1]
             lo, hi = int(bounds[0]), int(bounds[-1])
@@ -143,6 +149,14 @@ class LinkRows:
             hit = keys[at] == wanted
             out[hit] = self.values[positions[at[hit]]]
         return out.reshape(len(rows), len(columns))
+
+
+def _output(source: np.ndarray, dtype: type, reuse: bool) -> np.ndarray:
+    """Where :meth:`LinkRows.of` writes: ``source`` itself when it may be reused and
+    already has ``dtype``, else a new array of ``source``'s length."""
+    if reuse and source.dtype == dtype:
+        return source
+    return np.empty(len(source), dtype=dtype)
 
 
 def like_cosine(likes: DataFrame, k: int = NEIGHBOURS, user_cap: int = USER_CAP

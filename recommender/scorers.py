@@ -188,7 +188,8 @@ class _Linear(Protocol):
     vector: np.ndarray  # float32, rank: the scores are factors @ vector (then finished)
 
     def finish(self, raw: np.ndarray) -> Scores:
-        """Scores from the product ``raw`` (float64 raw is used, and changed, in place)."""
+        """Scores from the product ``raw`` (float64 raw is used, and changed, in place).
+        Called once per request: it may use up the request's own arrays."""
         ...
 
 
@@ -273,8 +274,14 @@ class FoldInScorer(FactorScorer):
         self.like_strength, self.neutral_strength = map(
             float, strength(scheme, np.array([5.0, 3.0])))
         # Spark's YᵀY runs over the items it trained: content-predicted rows stay out.
-        y = catalogue.factors[catalogue.trained].astype(np.float64)
-        self.yty = y.T @ y  # once per model: every fold-in's shared term
+        # Once per model (every fold-in's shared term), a block of rows at a time: a
+        # float64 copy of all the factors would add to the bot's peak memory on loading.
+        rank = catalogue.factors.shape[1]
+        self.yty = np.zeros((rank, rank))
+        for first in range(0, len(catalogue), 8192):
+            block = slice(first, first + 8192)
+            y = catalogue.factors[block][catalogue.trained[block]].astype(np.float64)
+            self.yty += y.T @ y
 
     def _system(self, rows: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray,
                                                                      np.ndarray]:
@@ -345,21 +352,24 @@ class _Neighbours:
     def finish(self, raw: np.ndarray) -> Scores:
         # Items without factors score exactly 0, so the largest |score| over every row is
         # the largest over the items with factors.
-        values = np.asarray(raw, dtype=np.float64)
-        scale = float(max(values.max(), -values.min()))
+        scale = float(max(raw.max(), -raw.min()))
         factor_part = (1.0 - self.blend) / scale if scale > 0 else 0.0
         # Rows with content-predicted factors have no like cosines (nobody liked them yet),
         # so their cosine term is imputed by their factor term: the factor part at full
         # weight. Otherwise the blend would cap them at 1 - b of any film's score.
         predicted = self.scorer.predicted_rows if self.blend > 0 else _NO_ROWS
         full_part = 1.0 / scale if scale > 0 else 0.0
-        imputed = values[predicted] * full_part
-        values *= factor_part
+        imputed = raw[predicted].astype(np.float64) * full_part
+        # Each step one pass over the catalogue, in place: at 87,000 items the passes,
+        # not the arithmetic, are what a request pays for.
+        values = (np.multiply(raw, factor_part, out=raw) if raw.dtype == np.float64
+                  else np.multiply(raw, factor_part, dtype=np.float64))
         link_part = 0.0
         if self.linked is not None:
-            top = float(np.abs(self.linked).max())
+            linked = self.linked
+            top = float(max(linked.max(), -linked.min()))
             link_part = self.blend / top if top > 0 else 0.0
-            values += link_part * self.linked
+            values += np.multiply(linked, link_part, out=linked)
         values[predicted] = imputed
         values += self.scorer.prior
         y = self.scorer.catalogue.factors
@@ -532,11 +542,12 @@ class ServingRule:
         return scorer.score(taste), scorer.relative
 
 
-def from_content(scores: Scores, predicted: np.ndarray) -> Scores:
-    """``scores`` with the rows whose factors were predicted from content (``predicted``)
-    reported as "content": same values and shares, only the source differs."""
-    if not predicted.any():
+def from_content(scores: Scores, catalogue: Catalogue) -> Scores:
+    """``scores`` with the rows whose factors were predicted from content reported as
+    "content": same values and shares, only the source differs."""
+    if not catalogue.any_predicted:
         return scores
+    predicted = catalogue.predicted
     relabelled = copy.copy(scores)
     relabelled.source = "content"
     return Blend(scores, relabelled, np.zeros(0, dtype=np.int64), predicted)
@@ -557,7 +568,7 @@ def with_content(collaborative: Scores, relative: bool, best: float, content: Co
     else:
         primary = collaborative if out is None else collaborative.rescaled(out=out)
         scale = CONTENT_WEIGHT * top
-    primary = from_content(primary, content.catalogue.predicted)
+    primary = from_content(primary, content.catalogue)
     if len(unrated) == 0:
         return primary
     found = content.score(taste, unrated, times=scale)

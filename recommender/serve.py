@@ -69,7 +69,7 @@ class GroupPick:
 _CATALOGUE = frozenset({
     "ids", "row", "titles", "years", "kinds", "genre_lists", "alt_titles", "imdb_ids",
     "imdb_rating", "imdb_votes", "factors", "has_factors", "popularity", "mean_rating",
-    "unit_factors", "genre_names", "genre_matrix", "unit_genres", "quality"})
+    "genre_names", "genre_matrix", "unit_genres", "quality"})
 
 
 def trim_heap() -> None:
@@ -181,9 +181,11 @@ class Recommender:
         content if only items without factors were liked, popularity if nothing was."""
         collaborative, relative = self.rule.single(taste)
         if collaborative is not None:
-            has = self.catalogue.has_factors
-            best = float(np.max(collaborative.values, where=allowed & has, initial=0.0))
-            unrated = np.flatnonzero(allowed & ~has)
+            unrated = self.catalogue.unrated(allowed)
+            # The best servable score scales relative scores and caps content ones; a
+            # request needing neither skips a pass over the catalogue.
+            best = float(np.max(collaborative.values, where=allowed & self.catalogue.has_factors,
+                                initial=0.0)) if relative or len(unrated) else 0.0
             return with_content(collaborative, relative, best, self.rule.content, taste,
                                 unrated)
         if len(taste.like_rows):
@@ -287,15 +289,15 @@ class Recommender:
         r = cat.row[int(item_id)]
         in_factors = bool(cat.has_factors[r])
         if in_factors:
-            sims = (cat.unit_factors @ cat.unit_factors[r]).astype(np.float64)
+            sims = ((cat.factors @ cat.unit_factors(np.array([r]))[0]) / cat.factor_norms
+                    ).astype(np.float64)
             sims[~cat.has_factors] = -np.inf
         else:
             sims = (cat.unit_genres @ cat.unit_genres[r]) * (cat.quality / 5.0)
         allowed = np.ones(len(cat), dtype=bool)
         allowed[r] = False
         allowed[self.rows_of(exclude)] = False
-        candidates = np.flatnonzero(allowed & np.isfinite(sims))
-        order = candidates[np.lexsort((cat.ids[candidates], -sims[candidates]))][:n]
+        order = ranker.top_n(sims, allowed & np.isfinite(sims), n, cat.ids).tolist()
         # A pair is collaborative evidence only when both factors were trained.
         return [self._result(c, float(sims[c]), ((int(item_id), float(sims[c])),),
                              "collaborative" if in_factors and cat.trained[[r, c]].all()

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +65,56 @@ class Feedback:
 class WatchItem:
     item_id: int
     added_ts: float
+
+
+@dataclass(frozen=True)
+class Said:
+    """One title of an import: ``what`` is "like", "dislike" or "rate" (with ``stars``),
+    "not_interested", "seen" or "watchlist"; ``ts`` is when (epoch seconds)."""
+
+    item_id: int
+    what: str
+    ts: float
+    stars: float | None = None
+
+
+_STATEMENTS = {
+    "rating": "INSERT INTO ratings (user_id, item_id, rating, source, ts) "
+              "VALUES (:u, :i, :r, :s, :t) ON CONFLICT (user_id, item_id) DO UPDATE SET "
+              "rating = excluded.rating, source = excluded.source, ts = excluded.ts "
+              "WHERE rating IS NOT excluded.rating OR source IS NOT excluded.source",
+    "not_interested": "INSERT INTO not_interested (user_id, item_id, ts) VALUES (:u, :i, :t) "
+                      "ON CONFLICT (user_id, item_id) DO NOTHING",
+    "seen": "INSERT INTO seen (user_id, item_id, ts) VALUES (:u, :i, :t) "
+            "ON CONFLICT (user_id, item_id) DO NOTHING",
+    "watchlist": "INSERT INTO watchlist (user_id, item_id, added_ts) VALUES (:u, :i, :t) "
+                 "ON CONFLICT (user_id, item_id) DO NOTHING",
+    "unrate": "DELETE FROM ratings WHERE user_id = :u AND item_id = :i",
+    "uninterested": "DELETE FROM not_interested WHERE user_id = :u AND item_id = :i",
+    "unwatch": "DELETE FROM watchlist WHERE user_id = :u AND item_id = :i",
+}
+# What each kind of imported word writes: the same rows, in the same order, as the verbs.
+_IMPORT_SQL = {
+    "like": (_STATEMENTS["rating"], _STATEMENTS["uninterested"]),
+    "dislike": (_STATEMENTS["rating"], _STATEMENTS["uninterested"]),
+    "rate": (_STATEMENTS["rating"], _STATEMENTS["uninterested"]),
+    "not_interested": (_STATEMENTS["not_interested"], _STATEMENTS["unrate"]),
+    "seen": (_STATEMENTS["seen"], _STATEMENTS["unwatch"]),
+    "watchlist": (_STATEMENTS["watchlist"],),
+}
+
+
+def _said(said: object) -> Said:
+    if not isinstance(said, Said) or said.what not in _IMPORT_SQL:
+        raise StorageError(f"Not an imported word: {said!r}.")
+    item_id = _whole(said.item_id, "An item id")
+    ts = said.ts
+    if isinstance(ts, bool) or not isinstance(ts, numbers.Real) or not math.isfinite(ts):
+        raise StorageError(f"A time must be a finite number, got {said.ts!r}.")
+    stars = {"like": LIKE_RATING, "dislike": DISLIKE_RATING}.get(said.what)
+    if said.what == "rate":
+        stars = _half_star(said.stars)
+    return Said(item_id, said.what, float(ts), stars)
 
 
 def _whole(value: object, what: str, minimum: int = 0) -> int:
@@ -360,6 +410,58 @@ class Storage:
                 "UNION SELECT item_id FROM seen WHERE user_id = :u "
                 "UNION SELECT item_id FROM watchlist WHERE user_id = :u", {"u": user_id})
             return {int(i) for (i,) in rows}
+
+    # A whole import, and everything about one user
+
+    def import_taste(self, user_id: int, said: Sequence[Said]) -> int:
+        """Write what an imported file said, title by title, in one transaction: all of it
+        or (on any error) none of it. Each :class:`Said` is a state, written as the single
+        verbs write it (a rating replaces the item's rating or not-interested; seen takes
+        it off the watchlist), so importing the same file again changes nothing. Returns
+        the number of rows changed."""
+        user_id = _whole(user_id, "A user id", minimum=1)
+        checked = [_said(s) for s in said]
+        with self._writing() as db:
+            self._require_user(db, user_id)
+            before = db.conn.total_changes
+            for s in checked:
+                for sql in _IMPORT_SQL[s.what]:
+                    db.execute(sql, {"u": user_id, "i": s.item_id, "r": s.stars,
+                                     "s": s.what, "t": s.ts})
+            return db.conn.total_changes - before
+
+    def user_data(self, user_id: int) -> dict:
+        """Every row stored about the user, by table, as plain values (for /export)."""
+        user_id = _whole(user_id, "A user id", minimum=1)
+        tables = {
+            "user": "SELECT platform, platform_user_id, name, created_ts FROM users "
+                    "WHERE id = :u",
+            "ratings": "SELECT item_id, rating, source, ts FROM ratings WHERE user_id = :u "
+                       "ORDER BY ts DESC, item_id",
+            "not_interested": "SELECT item_id, ts FROM not_interested WHERE user_id = :u "
+                              "ORDER BY ts DESC, item_id",
+            "watchlist": "SELECT item_id, added_ts FROM watchlist WHERE user_id = :u "
+                         "ORDER BY added_ts DESC, item_id",
+            "seen": "SELECT item_id, ts FROM seen WHERE user_id = :u ORDER BY ts DESC, item_id",
+            "movie_nights": "SELECT room, joined_ts FROM group_members WHERE user_id = :u "
+                            "ORDER BY joined_ts",
+            "shown": "SELECT b.context, b.ts, s.item_id, s.position, s.feedback, "
+                     "s.feedback_ts FROM shown s JOIN shown_batches b ON b.id = s.batch_id "
+                     "WHERE s.user_id = :u ORDER BY b.id, s.position",
+            # Links, without the secrets: a code's hash, a web visitor's cookie id.
+            "linked_to": "SELECT u.platform, u.platform_user_id, l.ts FROM links l "
+                         "JOIN users u ON u.id = l.linked_to WHERE l.user_id = :u",
+            "linked_web_profiles": "SELECT ts FROM links WHERE linked_to = :u ORDER BY ts",
+            "link_codes": "SELECT expires_ts FROM link_codes WHERE user_id = :u",
+        }
+        out: dict = {}
+        with self._reading() as db:
+            for name, sql in tables.items():
+                cursor = db.execute(sql, {"u": user_id})
+                columns = [c[0] for c in cursor.description]
+                out[name] = [dict(zip(columns, row, strict=True)) for row in cursor]
+        out["user"] = out["user"][0] if out["user"] else None
+        return out
 
     # Movie night: who in a chat room opted in to group recommendations
 

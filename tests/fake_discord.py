@@ -60,8 +60,14 @@ message. Errors discord.py logs while connected are collected in
 :attr:`FakeDiscord.library_errors` and make waits fail fast: a wait for an interaction fails
 on any error logged since the interaction was built, even one logged before the wait began.
 
+Files: an attachment option (type 11) is given to :meth:`FakeDiscord.slash` as
+``{"filename", "data"}``; the fake puts it in the payload's ``resolved`` attachments and
+serves its bytes at its ``url`` (``GET /attachments/...``, as Discord's CDN), counted in
+:attr:`FakeDiscord.downloads`. Messages sent with files (multipart, ``payload_json``) are
+recorded with ``"files": [{"filename", "data"}]``.
+
 Not covered: the websocket gateway, rate-limit headers on successful answers (buckets that
-discord.py would pre-empt), guilds, autocomplete, files. The adapter's use of guilds and
+discord.py would pre-empt), guilds, autocomplete. The adapter's use of guilds and
 autocomplete is tested at discord.py's request layer in ``tests/test_discord_adapter.py``.
 """
 
@@ -71,6 +77,8 @@ import asyncio
 import contextlib
 import copy
 import dataclasses
+import email.parser
+import email.policy
 import itertools
 import json
 import logging
@@ -103,7 +111,9 @@ NAME_RE = re.compile(r"^[-_a-z0-9]{1,32}$")
 OPTION_TYPES: dict[int, Callable[[Any], bool]] = {
     3: lambda v: isinstance(v, str), 5: lambda v: isinstance(v, bool),
     4: lambda v: isinstance(v, int) and not isinstance(v, bool),
-    10: lambda v: isinstance(v, int | float) and not isinstance(v, bool)}
+    10: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    11: lambda v: isinstance(v, dict) and isinstance(v.get("data"), bytes)}
+ATTACHMENT = 11
 LIBRARY_TASK_PREFIXES = ("CommandTree-invoker", "discord-ui-view-dispatch-",
                          "discord-ui-dynamic-item-", "discord.py: ")
 
@@ -285,6 +295,21 @@ def _typed_options(command: dict, values: dict) -> list[dict]:
     return options
 
 
+def _multipart(content_type: str, body: bytes) -> tuple[bytes, list[dict]]:
+    """A multipart request as discord.py sends files: its ``payload_json`` and its files
+    as ``{"filename", "data"}``."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    payload, files = b"", []
+    for part in message.iter_parts():
+        data = part.get_payload(decode=True) or b""
+        if part.get_param("name", header="content-disposition") == "payload_json":
+            payload = data
+        elif part.get_filename() is not None:
+            files.append({"filename": part.get_filename(), "data": data})
+    return payload, files
+
+
 class _LibraryErrorLog(logging.Handler):
     """Collects ERROR records of the ``discord`` logger into ``fake.library_errors``."""
 
@@ -324,6 +349,9 @@ class FakeDiscord:
         self._dm_channels: dict[int, int] = {}  # user id -> channel id
         self._nonces: dict[tuple[int, str], int] = {}  # (channel, enforced nonce) -> message
         self._commands: dict[str, dict] = {}  # name -> synced command
+        self._attachments: dict[str, bytes] = {}  # id -> bytes a user attached
+        #: attachment ids the bot downloaded, in order
+        self.downloads: list[str] = []
         webhook = r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)"
         self._routes: list[tuple[str, re.Pattern[str], str, Callable[..., Any]]] = [
             (method, re.compile(f"^/api/v10{pattern}$"), name, handler)
@@ -411,7 +439,23 @@ class FakeDiscord:
             data: dict[str, Any] = {"id": command["id"], "name": name, "type": 1}
             if options:
                 data["options"] = _typed_options(command, options)
+                self._attach(data)
             return self._interaction(2, data, user_id, user_name)
+
+    def _attach(self, data: dict) -> None:
+        """Attachment options as Discord sends them: the option's value is an id, the file
+        is in ``resolved``, its bytes at its URL."""
+        for option in data["options"]:
+            if option["type"] != ATTACHMENT:
+                continue
+            given, attachment_id = option["value"], str(self._snowflake())
+            self._attachments[attachment_id] = given["data"]
+            url = f"{self.server.url}/attachments/{attachment_id}/{given['filename']}"
+            data.setdefault("resolved", {}).setdefault("attachments", {})[attachment_id] = {
+                "id": attachment_id, "filename": given["filename"],
+                "size": given.get("size", len(given["data"])), "url": url, "proxy_url": url,
+                "content_type": given.get("content_type", "text/csv")}
+            option["value"] = attachment_id
 
     def press(self, custom_id: str, message: dict, *, user_id: int,
               user_name: str = "ann") -> dict:
@@ -527,8 +571,19 @@ class FakeDiscord:
     def _answer(self, method: str, raw_path: str, headers: Any, body: bytes
                 ) -> tuple[int | None, Any, dict[str, str]]:
         url = urlsplit(raw_path)
+        if method == "GET" and url.path.startswith("/attachments/"):  # the CDN
+            attachment_id = url.path.split("/")[2]
+            with self._cond:
+                found = self._attachments.get(attachment_id)
+                if found is not None:
+                    self.downloads.append(attachment_id)
+            return (200, found, {}) if found is not None else (404, {"message": "404"}, {})
+        files = None
+        if (headers.get("Content-Type") or "").startswith("multipart/form-data"):
+            body, files = _multipart(headers["Content-Type"], body)
         record: dict[str, Any] = {"name": f"unknown {method} {url.path}", "method": method,
                                   "path": url.path, "json": json.loads(body) if body else None,
+                                  "files": files,
                                   "query": dict(parse_qsl(url.query)), "status": 404,
                                   "response": {"message": "404: Not Found", "code": 0},
                                   "interaction_id": None, "fault": False}

@@ -17,15 +17,20 @@ recorded in :meth:`FakeTelegram.calls`.
 Only what the journeys use is emulated: ``getMe``, ``deleteWebhook``, ``getUpdates``
 (honours ``offset`` and ``limit``, and holds an empty long poll for up to ``max_poll_hold``
 seconds, returning as soon as an update is queued), ``sendMessage``, ``editMessageText``
-(the keyboard goes unless it is sent again), ``answerCallbackQuery``, ``sendChatAction``
-and ``setMyCommands``. Any other method is recorded and answered with 404 ``Not Found:
-method X``. Private chats only. Everything else the adapter does is tested at the request
-layer (``tests/test_telegram_adapter.py``).
+(the keyboard goes unless it is sent again), ``answerCallbackQuery``, ``sendChatAction``,
+``setMyCommands``, and files: a user sends a document (:meth:`FakeTelegram.send_document`),
+the bot fetches it with ``getFile`` and ``GET /file/bot<token>/<file_path>``, and sends
+its own with ``sendDocument`` (multipart; recorded with ``{"filename", "data"}``). Any
+other method is recorded and answered with 404 ``Not Found: method X``. Private chats only.
+Everything else the adapter does is tested at the request layer
+(``tests/test_telegram_adapter.py``).
 """
 
 from __future__ import annotations
 
 import copy
+import email.parser
+import email.policy
 import itertools
 import json
 import threading
@@ -55,6 +60,22 @@ def _decode(name: str, value: str) -> Any:
         return value
 
 
+def _multipart(content_type: str, body: bytes) -> dict:
+    """A multipart/form-data request's fields: files as ``{"filename", "data"}``, other
+    values decoded as form values are."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    params: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            params[name] = {"filename": part.get_filename(), "data": data}
+        else:
+            params[name] = _decode(name, data.decode("utf-8"))
+    return params
+
+
 class FakeTelegram:
     """In-process fake of the Bot API; use as a context manager (see module docstring)."""
 
@@ -78,8 +99,10 @@ class FakeTelegram:
             "getUpdates": self._get_updates, "sendMessage": self._send_message,
             "editMessageText": self._edit_message_text,
             "answerCallbackQuery": lambda p: True, "sendChatAction": lambda p: True,
-            "setMyCommands": lambda p: True,
+            "setMyCommands": lambda p: True, "getFile": self._get_file,
+            "sendDocument": self._send_document,
         }
+        self._files: dict[str, bytes] = {}  # file_id -> what the user sent
         self.server = LocalServer(json_handler(self._answer, "FakeTelegram/1.0"),
                                   name="fake-telegram")
 
@@ -128,6 +151,26 @@ class FakeTelegram:
                                     "length": len(word.encode("utf-16-le")) // 2}]
         return self._queue("message", message)
 
+    def send_document(self, data: bytes, file_name: str, *, user_id: int = 1001,
+                      mime_type: str = "text/csv", file_size: int | None = None) -> dict:
+        """Queue a user's document (a file) in their private chat; ``file_size`` is what
+        Telegram tells the bot (the real size unless given)."""
+        with self._cond:
+            file_id = f"doc{next(self._ids)}"
+            self._files[file_id] = data
+        message = {"message_id": next(self._ids), "date": int(time.time()),
+                   "chat": {"id": user_id, "type": "private", "first_name": "Ann"},
+                   "from": self._user(user_id),
+                   "document": {"file_id": file_id, "file_unique_id": f"u{file_id}",
+                                "file_name": file_name, "mime_type": mime_type,
+                                "file_size": len(data) if file_size is None else file_size}}
+        return self._queue("message", message)
+
+    def documents(self) -> list[dict]:
+        """Files the bot sent with ``sendDocument``: ``{"chat_id", "filename", "data"}``."""
+        return [{"chat_id": c["params"]["chat_id"], **c["params"]["document"]}
+                for c in self.calls("sendDocument")]
+
     def press(self, message: dict, data: str, *, user_id: int = 1001) -> dict:
         """Queue a callback query: ``user_id`` presses a button (``data``) under ``message``."""
         with self._cond:
@@ -170,14 +213,21 @@ class FakeTelegram:
 
     # -- the Bot API -----------------------------------------------------------------------
 
-    def _answer(self, verb: str, path: str, headers: Any, body: bytes) -> tuple[int, dict]:
+    def _answer(self, verb: str, path: str, headers: Any, body: bytes) -> tuple[int, Any]:
         url = urlsplit(path)
         prefix = f"/bot{self.token}/"
+        if url.path.startswith(f"/file/bot{self.token}/documents/"):
+            with self._cond:
+                found = self._files.get(url.path.rsplit("/", 1)[-1])
+            return (200, found) if found is not None else (404, {"ok": False})
         if not url.path.startswith(prefix):
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
         method = url.path[len(prefix):]
-        form = parse_qsl(url.query + "&" + body.decode("utf-8"), keep_blank_values=True)
-        params = {k: _decode(k, v) for k, v in form}
+        if (headers.get("Content-Type") or "").startswith("multipart/form-data"):
+            params = _multipart(headers["Content-Type"], body)
+        else:
+            form = parse_qsl(url.query + "&" + body.decode("utf-8"), keep_blank_values=True)
+            params = {k: _decode(k, v) for k, v in form}
         with self._cond:
             self._calls.append({"method": method, "params": params})
             self._cond.notify_all()
@@ -194,6 +244,24 @@ class FakeTelegram:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
             self._cond.wait_for(lambda: self._updates or self._closed, hold)
             return copy.deepcopy(self._updates[:limit])
+
+    def _get_file(self, params: dict) -> dict:
+        file_id = params["file_id"]
+        with self._cond:
+            size = len(self._files[file_id])
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": size,
+                "file_path": f"documents/{file_id}"}
+
+    def _send_document(self, params: dict) -> dict:
+        chat_id = params["chat_id"]
+        with self._cond:
+            document = params["document"]
+            return {"message_id": next(self._ids), "date": int(time.time()),
+                    "chat": {"id": chat_id, "type": "private", "first_name": "Ann"},
+                    "from": self.bot_user,
+                    "document": {"file_id": f"sent{next(self._ids)}", "file_unique_id": "s",
+                                 "file_name": document["filename"],
+                                 "file_size": len(document["data"])}}
 
     def _send_message(self, params: dict) -> dict:
         chat_id = params["chat_id"]

@@ -50,7 +50,8 @@ class LocalServer:
         self._thread.join(timeout=5)
 
 
-# answer(method, path, headers, body) -> (status, JSON value; None for no body), optionally
+# answer(method, path, headers, body) -> (status, JSON value; None for no body; bytes for a
+# file), optionally
 # with extra response headers as a third item; a status of None answers nothing and resets
 # the connection.
 Answer = Callable[[str, str, Any, bytes], tuple[Any, ...]]
@@ -76,9 +77,12 @@ def json_handler(answer: Answer, server_version: str = "Fake/1.0") -> type[BaseH
             if status is None:
                 self._reset()
                 return
-            data = b"" if payload is None else json.dumps(payload).encode()
+            # Bytes are a file (a download), sent as they are; anything else is JSON.
+            raw = isinstance(payload, bytes)
+            data = payload if raw else b"" if payload is None else json.dumps(payload).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "application/octet-stream" if raw
+                             else "application/json")
             self.send_header("Content-Length", str(len(data)))
             for name, value in (extra[0] if extra else {}).items():
                 self.send_header(name, value)

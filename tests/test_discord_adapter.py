@@ -44,8 +44,8 @@ GUILD, CHANNEL = 777, 778
 EPHEMERAL = 1 << 6
 EDIT, REPLY, CHOICES = 7, 4, 8  # interaction callback types
 COMMANDS = {"start", "help", "like", "dislike", "unlike", "rate", "likes", "recommend",
-            "more", "similar", "why", "watchlist", "watch", "unwatch", "forget", "link",
-            "movienight", "stats", "retrain", "rollback"}
+            "more", "similar", "why", "watchlist", "watch", "unwatch", "forget",
+            "import", "export", "link", "movienight", "stats", "retrain", "rollback"}
 TITLED = {"like", "dislike", "unlike", "watch", "unwatch", "similar", "why", "rate"}
 LIBRARY_TASKS = ("CommandTree-invoker", "discord-ui-view-dispatch-",
                  "discord-ui-dynamic-item-", "discord.py: ")
@@ -355,6 +355,8 @@ def test_every_command_is_a_slash_command_with_typed_options(conversation):
     assert options["genre"]["autocomplete"] and options["years"]["type"] == 3
     [action] = synced["movienight"]["options"]
     assert [c["value"] for c in action["choices"]] == ["pick", "join", "leave"]
+    [upload] = synced["import"]["options"]
+    assert (upload["name"], upload["type"], upload.get("required", False)) == ("file", 11, False)
 
 
 def test_titles_and_genres_autocomplete(conversation):

@@ -145,6 +145,7 @@ SCRIPT = [("start", {}, "start"), ("like", {"title": "star wars"}, "like star wa
                                                         "watch dune 2021"),
           ("watchlist", {}, "watchlist"), ("unwatch", {"title": "dune 2021"}, "unwatch dune 2021"),
           ("unlike", {"title": "star wars"}, "unlike star wars"), ("help", {}, "help"),
+          ("import", {}, "import"), ("export", {}, "export"),
           ("movienight", {}, "movienight"), ("stats", {}, "stats"),
           ("retrain", {}, "retrain"), ("rollback", {}, "rollback"), ("forget", {}, "forget")]
 

@@ -35,10 +35,11 @@ def test_neighbours_round_trip_through_the_artifact_and_broken_ones_are_refused(
     assert loaded.ids.tolist() == [2, 1] and loaded.indptr.tolist() == [0, 1, 2, 2]
     links = Recommender.load(folder).catalogue.like_neighbours
     block = links.block(np.array([0, 1]), np.array([0, 1, 2]))
-    assert block == pytest.approx(np.array([[0, 0.7, 0], [0.7, 0, 0]]))
+    # Served similarities are float16: three significant digits.
+    assert block == pytest.approx(np.array([[0, 0.7, 0], [0.7, 0, 0]]), rel=1e-3)
     assert links.block(np.array([2]), np.array([0])).tolist() == [[0.0]]  # a row with none
     assert links.weighted_sum(np.array([0, 1]), np.array([1.0, -0.5])).tolist() == \
-        pytest.approx([-0.35, 0.7, 0])
+        pytest.approx([-0.35, 0.7, 0], rel=1e-3)
     (folder / NEIGHBOURS).write_bytes(b"not a zip")
     with pytest.raises(ModelError, match="neighbours"):
         read_artifact(folder)
@@ -116,7 +117,20 @@ def test_link_rows_place_neighbours_on_catalogue_rows_block_by_block():
     for block in (1, 3, 4096):
         links = LinkRows.of(found, catalogue, block=block)
         assert links.block(np.arange(len(catalogue)), np.arange(len(catalogue))) == \
-            pytest.approx(dense)
+            pytest.approx(dense, rel=1e-3)
         for row in range(len(catalogue)):  # columns sorted within each row
             cols = links.columns[links.indptr[row]:links.indptr[row + 1]]
             assert np.all(np.diff(cols) > 0)
+
+
+def test_link_rows_reuse_the_arrays_of_neighbours_read_for_one_model():
+    found = Neighbours.from_triples(np.array([1, 1, 2]), np.array([3, 2, 1]),
+                                    np.array([0.5, 0.25, 0.75]), np.array([1, 2, 3]))
+    shared = LinkRows.of(found, np.array([1, 2, 3]))
+    assert found.ids.tolist() == [3, 2, 1]  # someone else's neighbours stay as they were
+    scratch = Neighbours(found.item_ids, found.indptr, found.ids.copy(),
+                         found.sims.astype(np.float16), scratch=True)
+    reused = LinkRows.of(scratch, np.array([1, 2, 3]))
+    assert reused.columns is scratch.ids and reused.values is scratch.sims
+    assert reused.columns.tolist() == shared.columns.tolist() == [1, 2, 0]
+    assert reused.values.tolist() == shared.values.tolist() == [0.25, 0.5, 0.75]

@@ -330,6 +330,21 @@ def test_top_n_breaks_ties_by_item_id():
     assert ranker.top_n(score, allowed, 2, ids).tolist() == [1, 0]
 
 
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(1, 3000), k=st.integers(0, 60), seed=st.integers(0, 2**32 - 1),
+       levels=st.sampled_from([3, 50, 0]), share=st.sampled_from([0.002, 0.05, 0.5, 1.0]))
+def test_top_n_is_the_k_best_by_score_then_id(n, k, seed, levels, share):
+    # The sampled threshold must never change the answer: compare with a full sort, with
+    # many ties (few score levels), few allowed rows, and k beyond what is allowed.
+    rng = np.random.default_rng(seed)
+    ids = np.sort(rng.choice(10 * n, n, replace=False))
+    score = rng.integers(0, levels, n).astype(float) if levels else rng.standard_normal(n)
+    allowed = rng.random(n) < share
+    rows = np.flatnonzero(allowed)
+    expected = rows[np.lexsort((ids[rows], -score[rows]))][:k]
+    assert ranker.top_n(score, allowed, k, ids).tolist() == expected.tolist()
+
+
 def test_mmr_picks_a_diverse_second_item():
     # Rows 0 and 1 point the same way, row 2 elsewhere; scores 1, 0.95, 0.8.
     cat = Catalogue(np.array([1, 2, 3]),
