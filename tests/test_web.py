@@ -320,6 +320,14 @@ def test_a_link_code_makes_the_web_visitor_act_as_the_chat_user(web):
     search(at, "aliens")
     click(at, "➕ Watchlist")
     assert [w.item_id for w in bot.db.watchlist(ann)] == [2]
+    # /export shows the links, never a code's hash or a visitor's cookie id.
+    exported = bot.db.user_data(ann)
+    assert [set(row) for row in exported["linked_web_profiles"]] == [{"ts"}]
+    visitor = at.session_state["visitor"]
+    mine = bot.db.user_data(bot.db.user("web", visitor))
+    assert [(r["platform"], r["platform_user_id"]) for r in mine["linked_to"]] == [
+        ("telegram", "1001")]
+    assert visitor not in repr(exported) and code.replace("-", "") not in repr(exported)
     # Single use: the same code does nothing for anyone else.
     other = link(visit(), code)
     assert "wrong, used or expired" in shown(other)
