@@ -459,3 +459,24 @@ def test_a_bad_web_port_is_one_line_and_exit_2(port, monkeypatch, capsys):
     monkeypatch.setenv("WEB_PORT", port)
     assert main(["--web"]) == 2
     assert "WEB_PORT" in capsys.readouterr().err
+
+
+def test_any_typed_search_is_answered_and_never_markup_through_the_page(web):
+    at = visit()
+
+    @settings(max_examples=15, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @given(st_h.text(st_h.characters(codec="utf-8"), min_size=1, max_size=300))
+    def typed(text):
+        at.text_input(key="query").input(text).run()
+        never_html(at)
+
+    typed()
+
+
+def test_without_a_model_the_page_says_what_to_do(web, monkeypatch, tmp_path):
+    monkeypatch.setenv("MODELS_DIR", str(tmp_path / "empty"))
+    reset()
+    at = visit()
+    assert "The web app can't start: No model in" in plain(at.error[0].value)
+    assert "python -m jobs train" in plain(at.error[0].value)
