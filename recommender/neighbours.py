@@ -133,9 +133,11 @@ class LinkRows:
     def weighted_sum(self, rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Σ_k weights[k]·(row rows[k]) as a dense vector over every row."""
         positions, owner = self._entries(rows)
+        # float64 even for rows without entries: bincount of nothing ignores the weights
+        # and answers in int64.
         return np.bincount(self.columns[positions],
                            weights=self.values[positions] * weights[owner],
-                           minlength=self.size)
+                           minlength=self.size).astype(np.float64, copy=False)
 
     def block(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
         """The dense ``len(rows)`` x ``len(columns)`` block (absent entries are 0)."""

@@ -134,3 +134,10 @@ def test_link_rows_reuse_the_arrays_of_neighbours_read_for_one_model():
     assert reused.columns is scratch.ids and reused.values is scratch.sims
     assert reused.columns.tolist() == shared.columns.tolist() == [1, 2, 0]
     assert reused.values.tolist() == shared.values.tolist() == [0.25, 0.5, 0.75]
+
+
+def test_a_weighted_sum_over_rows_without_neighbours_is_float_zeros():
+    found = Neighbours.from_triples(np.array([1]), np.array([2]), np.array([0.5]),
+                                    np.array([1, 2, 3]))
+    total = LinkRows.of(found, np.array([1, 2, 3])).weighted_sum(np.array([2]), np.array([1.0]))
+    assert total.dtype == np.float64 and total.tolist() == [0.0, 0.0, 0.0]
