@@ -43,6 +43,8 @@ ENV PATH=/app/.venv/bin:$PATH \
 USER 10001:10001
 ENV HOME=/home/bot
 VOLUME ["/data"]
+# The web app's port (the compose service "web" runs `python -m bot --web` on it).
+EXPOSE 8501
 
 # Healthy while the running bot's heartbeat is fresh. The first start fetches MovieLens and
 # trains a model before the bot runs (about a minute on 2 cores), hence the long start period.

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: run test setup lint bench clean
+.PHONY: run web test setup lint bench clean
 
 # Rebuilt only when requirements.txt changes, so a current .venv is reused.
 $(STAMP): requirements.txt
@@ -19,6 +19,12 @@ run: setup
 	$(PY) -m recommender data prepare
 	$(PY) -m jobs train --if-missing
 	$(PY) -m bot
+
+# The web app (bot/web.py) on 127.0.0.1, port WEB_PORT (8501), after the same preparation.
+web: setup
+	$(PY) -m recommender data prepare
+	$(PY) -m jobs train --if-missing
+	$(PY) -m bot --web
 
 test: setup
 	$(PY) -m ruff check .

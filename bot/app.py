@@ -3,7 +3,8 @@ title index, the retraining service and the model watcher, then the chats: Teleg
 and/or Discord when their tokens are set (both at once if both are), else the console.
 
 ``python -m bot --health`` is the container health check: it succeeds while a
-running bot keeps beating its heartbeat file.
+running bot keeps beating its heartbeat file. ``python -m bot --web`` serves the web app
+(``bot/web.py``) with Streamlit instead of the chats.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import time
@@ -20,7 +22,7 @@ from pathlib import Path
 import uvloop
 
 from bot.core import Conversation
-from bot.settings import BotSettings, ChatSettings
+from bot.settings import BotSettings, ChatSettings, WebSettings
 from bot.watch import ModelWatcher
 from jobs.settings import JobSettings
 from recommender.artifacts import current_dir, versions
@@ -97,9 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument("--health", action="store_true",
                         help="exit 0 if a running bot is alive (for health checks)")
+    parser.add_argument("--web", action="store_true",
+                        help="serve the web app on WEB_ADDRESS:WEB_PORT (127.0.0.1:8501)")
     args = parser.parse_args(argv)
     if args.health:
         return 0 if healthy(BotSettings.from_env().recommender) else 1
+    if args.web:
+        return serve_web()
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request URL, and Telegram's URLs contain the bot token.
@@ -129,6 +135,26 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         service.stop()
+
+
+def serve_web(web: WebSettings | None = None) -> int:
+    """Become the Streamlit server of the web app (never returns unless settings are bad)."""
+    try:
+        web = web or WebSettings.from_env()
+    except RecommenderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    os.execv(sys.executable, web_command(web))
+    return 0  # pragma: no cover (execv does not return)
+
+
+def web_command(web: WebSettings) -> list[str]:
+    """The Streamlit command line of the web app: headless, no file watching (a server,
+    not a development session), no usage statistics sent anywhere."""
+    return [sys.executable, "-m", "streamlit", "run", str(Path(__file__).with_name("web.py")),
+            "--server.address", web.address, "--server.port", str(web.port),
+            "--server.headless", "true", "--server.fileWatcherType", "none",
+            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
 
 
 async def serve_chats(conversation: Conversation, chat: ChatSettings) -> int:

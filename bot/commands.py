@@ -83,6 +83,7 @@ class Args:
     years: tuple[int, int] | None = None
     choice: str | None = None
     text: str | None = None
+    min_rating: float | None = None  # lowest IMDb rating; only the web's filters set it
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from bot.commands import (
     command,
 )
 from bot.examples import example_titles
+from bot.linking import issue as link_code
 from bot.matching import Candidate, Match, TitleIndex
 from bot.payloads import (
     Chosen,
@@ -261,6 +262,16 @@ class Conversation:
         return self._run(uid, user, found,
                          lambda: found.accept(values or {}, self.recommender.genre_names))
 
+    @_unless_full
+    def handle_args(self, user: UserRef, name: str, args: Args) -> list[Reply]:
+        """A command whose parameters the adapter's own widgets already typed (the web's
+        filters: several genres, a minimum rating)."""
+        uid = self.db.user(user.platform, user.platform_user_id, user.name)
+        found = self.commands.get(name)
+        if found is None:
+            return [Reply(f"I don't know /{name[:30]}. Try /help.")]
+        return self._run(uid, user, found, lambda: args)
+
     def _run(self, uid: int, user: UserRef, declared: Command,
              parse: Callable[[], Args]) -> list[Reply]:
         if declared.admin and not self._is_admin(user):
@@ -402,6 +413,10 @@ class Conversation:
     @command("export", "your likes, ratings and watchlist as files", personal=True)
     def export(self, ask: Ask) -> list[Reply]:
         return [self.imports.export(self.db, self.recommender, ask.uid)]
+
+    @command("link", "a one-time code to use your taste on the web app", personal=True)
+    def link(self, ask: Ask) -> list[Reply]:
+        return [Reply(link_code(self.db, ask.uid, ask.user.platform, ask.user.room is not None))]
 
     @command("movienight", "in a group, one pick for everyone who joined",
              example="/movienight join", params=(MOVIE_NIGHT,))
@@ -677,7 +692,8 @@ class Conversation:
         likes, dislikes, neutral = self._taste(uid)
         picks = self.recommender.recommend(
             likes, dislikes, n=LIST_SIZE, exclude=self.db.excluded(uid), kind=args.kind,
-            genres=list(args.genres), years=args.years, neutral=neutral)
+            genres=list(args.genres), years=args.years, neutral=neutral,
+            min_imdb_rating=args.min_rating)
         with self._lock:
             self._lists[uid] = PickList(picks, 0, args.count or PAGE)
         if not picks:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from jobs.settings import BackupSettings, JobSettings, RetrainSettings
-from recommender.settings import Settings, read_env
+from recommender.errors import RecommenderError
+from recommender.settings import Settings, env_int, read_env
 
 
 @dataclass(frozen=True)
@@ -70,3 +71,20 @@ class BotSettings:
         """Every part but the chats', for :mod:`jobs` (no chat secrets)."""
         return JobSettings(recommender=self.recommender, retrain=self.retrain,
                            backup=self.backup)
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """Where the web app (``make web``, ``python -m bot --web``) listens: WEB_ADDRESS
+    (default 127.0.0.1, only this machine; 0.0.0.0 in a container) and WEB_PORT (8501)."""
+
+    address: str = "127.0.0.1"
+    port: int = 8501
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> WebSettings:
+        env = read_env() if env is None else env
+        port = env_int(env, "WEB_PORT", 8501, minimum=1)
+        if port > 65535:
+            raise RecommenderError(f"WEB_PORT must be a port number (1-65535), got {port}.")
+        return cls(address=(env.get("WEB_ADDRESS") or "127.0.0.1").strip(), port=port)

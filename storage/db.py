@@ -448,6 +448,11 @@ class Storage:
             "shown": "SELECT b.context, b.ts, s.item_id, s.position, s.feedback, "
                      "s.feedback_ts FROM shown s JOIN shown_batches b ON b.id = s.batch_id "
                      "WHERE s.user_id = :u ORDER BY b.id, s.position",
+            # Links, without the secrets: a code's hash, a web visitor's cookie id.
+            "linked_to": "SELECT u.platform, u.platform_user_id, l.ts FROM links l "
+                         "JOIN users u ON u.id = l.linked_to WHERE l.user_id = :u",
+            "linked_web_profiles": "SELECT ts FROM links WHERE linked_to = :u ORDER BY ts",
+            "link_codes": "SELECT expires_ts FROM link_codes WHERE user_id = :u",
         }
         out: dict = {}
         with self._reading() as db:
@@ -502,6 +507,89 @@ class Storage:
             rows = db.execute(f"SELECT id, name FROM users WHERE id IN "
                               f"({', '.join('?' * len(ids))})", ids)  # only '?'s: no injection
             return {int(u): name for u, name in rows}
+
+    # Linking a web visitor to a chat account (codes are opaque keys: the bot hashes them)
+
+    def issue_link_code(self, user_id: int, code_key: str, ttl: float) -> float:
+        """Store a one-time code for the user, valid ``ttl`` seconds; the expiry time.
+
+        A user has one code at a time (a new one replaces the last), and expired codes of
+        everybody are swept on the way.
+        """
+        user_id = _whole(user_id, "A user id", minimum=1)
+        code_key = _text(code_key, "A link code")
+        if not (isinstance(ttl, numbers.Real) and 0 < ttl <= 86_400):
+            raise StorageError(f"A link code lives 1 s to a day, got {ttl!r}.")
+        with self._writing() as db:
+            self._require_user(db, user_id)
+            now = self._clock()
+            db.execute("DELETE FROM link_codes WHERE user_id = ? OR expires_ts <= ?",
+                       [user_id, now])
+            db.execute("INSERT OR REPLACE INTO link_codes (code_hash, user_id, expires_ts) "
+                       "VALUES (?, ?, ?)", [code_key, user_id, now + float(ttl)])
+            return now + float(ttl)
+
+    def redeem_link_code(self, code_key: str, user_id: int) -> int | None:
+        """Use a code: link ``user_id`` to the code's owner and return the owner's id, or
+        None for an unknown or expired code. A code works once, whoever uses it."""
+        user_id = _whole(user_id, "A user id", minimum=1)
+        code_key = _text(code_key, "A link code")
+        with self._writing() as db:
+            self._require_user(db, user_id)
+            now = self._clock()
+            row = db.execute("SELECT user_id, expires_ts FROM link_codes WHERE code_hash = ?",
+                             [code_key]).fetchone()
+            db.execute("DELETE FROM link_codes WHERE code_hash = ? OR expires_ts <= ?",
+                       [code_key, now])
+            if row is None or row[1] <= now or int(row[0]) == user_id:
+                return None
+            db.execute("INSERT INTO links (user_id, linked_to, ts) VALUES (?, ?, ?) "
+                       "ON CONFLICT (user_id) DO UPDATE SET linked_to = excluded.linked_to, "
+                       "ts = excluded.ts", [user_id, int(row[0]), now])
+            return int(row[0])
+
+    def copy_taste(self, source: int, target: int) -> int:
+        """Give ``target`` what ``source`` told us about titles ``target`` has said nothing
+        about: ratings, not-interested, watchlist and seen (what ``target`` said wins).
+        Returns how many ratings were copied."""
+        source = _whole(source, "A user id", minimum=1)
+        target = _whole(target, "A user id", minimum=1)
+        with self._writing() as db:
+            self._require_user(db, target)
+            # An item is rated or not-interested, never both: skip those target has either.
+            said = ("SELECT item_id FROM ratings WHERE user_id = :t "
+                    "UNION SELECT item_id FROM not_interested WHERE user_id = :t")
+            copied = db.execute(
+                "INSERT INTO ratings (user_id, item_id, rating, source, ts) "
+                "SELECT :t, item_id, rating, source, ts FROM ratings "
+                f"WHERE user_id = :s AND item_id NOT IN ({said})",
+                {"s": source, "t": target}).rowcount
+            db.execute("INSERT INTO not_interested (user_id, item_id, ts) "
+                       "SELECT :t, item_id, ts FROM not_interested "
+                       f"WHERE user_id = :s AND item_id NOT IN ({said})",
+                       {"s": source, "t": target})
+            for table, ts in (("watchlist", "added_ts"), ("seen", "ts")):
+                # Table and column names are ours, not input.
+                db.execute(f"INSERT INTO {table} (user_id, item_id, {ts}) "
+                           f"SELECT :t, item_id, {ts} FROM {table} WHERE user_id = :s "
+                           "ON CONFLICT (user_id, item_id) DO NOTHING",
+                           {"s": source, "t": target})
+            return max(0, int(copied))
+
+    def linked_account(self, user_id: int) -> tuple[str, str, str | None] | None:
+        """(platform, platform user id, name) of the account ``user_id`` is linked to."""
+        user_id = _whole(user_id, "A user id", minimum=1)
+        with self._reading() as db:
+            row = db.execute(
+                "SELECT u.platform, u.platform_user_id, u.name FROM links l "
+                "JOIN users u ON u.id = l.linked_to WHERE l.user_id = ?", [user_id]).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]), row[2])
+
+    def unlink(self, user_id: int) -> bool:
+        """Undo ``user_id``'s link; False if there was none."""
+        user_id = _whole(user_id, "A user id", minimum=1)
+        with self._writing() as db:
+            return db.execute("DELETE FROM links WHERE user_id = ?", [user_id]).rowcount > 0
 
     # What was shown
 

@@ -97,7 +97,28 @@ CREATE TABLE group_members (
 CREATE INDEX group_members_by_user ON group_members (user_id);
 """
 
-MIGRATIONS: list[Migration] = [V1, V2]
+# Linking accounts: a chat user asks for a one-time code (``link_codes``, kept as a hash,
+# short-lived, deleted when used) and a web visitor who enters it acts as that chat user
+# from then on (``links``: the visitor's own users row -> the chat user's). Both sides
+# cascade, so forgetting either user forgets the link.
+V3 = """
+CREATE TABLE link_codes (
+    code_hash TEXT PRIMARY KEY CHECK (code_hash <> ''),
+    user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    expires_ts REAL NOT NULL
+);
+CREATE INDEX link_codes_by_user ON link_codes (user_id);
+
+CREATE TABLE links (
+    user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    linked_to INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    ts REAL NOT NULL,
+    CHECK (user_id <> linked_to)
+);
+CREATE INDEX links_by_target ON links (linked_to);
+"""
+
+MIGRATIONS: list[Migration] = [V1, V2, V3]
 
 
 @contextmanager

@@ -45,7 +45,7 @@ EPHEMERAL = 1 << 6
 EDIT, REPLY, CHOICES = 7, 4, 8  # interaction callback types
 COMMANDS = {"start", "help", "like", "dislike", "unlike", "rate", "likes", "recommend",
             "more", "similar", "why", "watchlist", "watch", "unwatch", "forget",
-            "import", "export", "movienight", "stats", "retrain", "rollback"}
+            "import", "export", "link", "movienight", "stats", "retrain", "rollback"}
 TITLED = {"like", "dislike", "unlike", "watch", "unwatch", "similar", "why", "rate"}
 LIBRARY_TASKS = ("CommandTree-invoker", "discord-ui-view-dispatch-",
                  "discord-ui-dynamic-item-", "discord.py: ")

@@ -88,10 +88,11 @@ def seconds(duration: str) -> int:
     return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)([smh])", duration))
 
 
-def compose_service() -> dict:
+def compose_service(name: str = "bot") -> dict:
     services = yaml.safe_load(COMPOSE.read_text())["services"]
-    assert list(services) == ["bot"], "one service: the scheduler runs inside the bot"
-    return services["bot"]
+    # The scheduler runs inside the bot; the web app is the only other service.
+    assert list(services) == ["bot", "web"]
+    return services[name]
 
 
 def hadolint(dockerfile: Path, config: Path) -> subprocess.CompletedProcess[str]:
@@ -222,3 +223,25 @@ def test_compose_builds_the_image_with_tokens_from_env_file_and_the_volume():
 @pytest.mark.parametrize("path", [DOCKERFILE, COMPOSE], ids=lambda p: p.name)
 def test_no_token_is_written_down(path):
     assert not TOKEN_RE.search(path.read_text())
+
+
+def test_compose_web_serves_the_app_from_the_same_image_and_volume_with_a_healthcheck():
+    bot, web = compose_service("bot"), compose_service("web")
+    assert web["image"] == bot["image"], "one image for both"
+    assert web["volumes"] == bot["volumes"], "the same data, models and database"
+    assert web["depends_on"]["bot"]["condition"] == "service_healthy", \
+        "the bot prepares data and a model first; two first starts must not both train"
+    assert web["command"] == ["python", "-m", "bot", "--web"]
+    for name in ("DATA_DIR", "MODELS_DIR", "DB_PATH"):
+        assert web["environment"][name] == env()[name]
+    assert web["environment"]["WEB_PORT"] == "8501"
+    assert web["ports"] == ["127.0.0.1:${WEB_PORT:-8501}:8501"], "published on this host only"
+    assert "/_stcore/health" in " ".join(web["healthcheck"]["test"])
+    assert "8501" in args_of("EXPOSE")
+    assert not set(web["environment"]) & set(SECRETS), "tokens belong in .env only"
+
+
+def test_make_web_prepares_like_make_run_then_serves_the_web_app():
+    run, web = make_recipe("run"), make_recipe("web")
+    assert web[:-1] == run[:-1]
+    assert web[-1] == "python -m bot --web"

@@ -70,7 +70,8 @@ def test_opening_creates_folders_wal_and_schema(store: Storage, path: Path):
     assert store._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert store._db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
     assert set(tables(path)) == {"users", "ratings", "not_interested", "watchlist", "seen",
-                                 "shown_batches", "shown", "group_members"}
+                                 "shown_batches", "shown", "group_members", "link_codes",
+                                 "links"}
     assert store.integrity_ok()
 
 
@@ -306,7 +307,11 @@ def test_forget_removes_every_row_of_one_user_only(store: Storage, path: Path):
         store.log_shown(u, [7, 8], "recommend")
         store.record_feedback(u, 7, "like")
         store.join_group("telegram:-100123", u)
+        store.issue_link_code(u, f"own-{u}", 600)  # a code of their own, unused
+        store.issue_link_code(chat, f"for-{u}", 600)
+        assert store.redeem_link_code(f"for-{u}", u) == chat  # linked to a chat account
 
+    chat = store.user("telegram", 1, "Chat")
     gone, kept = store.user("telegram", BIG, "Gone"), store.user("discord", BIG, "Kept")
     fill(gone)
     fill(kept)
@@ -642,7 +647,7 @@ def test_a_version_1_database_migrates_to_2_keeping_its_data(path: Path):
     finally:
         db.close()
     with Storage(path, clock=Clock()) as store:
-        assert store.schema_version() == 2
+        assert store.schema_version() == len(MIGRATIONS)
         assert store.user("telegram", 42) == 7
         assert store.feedback(7) == [Feedback(50, 5.0, "like", 2.0)]
         assert store.ratings_of(7) == [(50, 5.0)]
@@ -650,7 +655,7 @@ def test_a_version_1_database_migrates_to_2_keeping_its_data(path: Path):
         assert store.group_members(ROOM) == [7]
         assert store.integrity_ok()
     with Storage(path) as store:  # reopening runs nothing twice
-        assert store.schema_version() == 2
+        assert store.schema_version() == len(MIGRATIONS)
         assert store.group_members(ROOM) == [7]
 
 
@@ -712,3 +717,45 @@ def test_random_group_operations_keep_the_database_sound(ops):
         for room, members in model.items():
             assert store.group_members(room) == members
         assert store.integrity_ok()
+
+
+def test_copy_taste_adds_what_the_target_has_not_said_and_keeps_what_it_has(store: Storage):
+    web, chat = store.user("web", "v" * 32), store.user("telegram", 1)
+    store.like(web, 1)
+    store.rate(web, 2, 3.5)
+    store.like(web, 3)
+    store.not_interested(web, 4)
+    store.watch(web, 5)
+    store.mark_seen(web, 6)
+    store.dislike(chat, 3)  # the chat said otherwise: it stays
+    store.rate(chat, 4, 4.0)
+    store.watch(chat, 5)
+    assert store.copy_taste(web, chat) == 2
+    assert sorted(store.ratings_of(chat)) == [(1, 5.0), (2, 3.5), (3, 1.0), (4, 4.0)]
+    assert [w.item_id for w in store.watchlist(chat)] == [5]
+    assert store.excluded(chat) == {1, 2, 3, 4, 5, 6}
+    assert store.copy_taste(web, chat) == 0  # twice changes nothing
+    assert store.integrity_ok()
+
+
+def test_link_codes_are_single_use_expire_and_follow_their_owner(path: Path):
+    now = [1000.0]
+    with Storage(path, clock=lambda: now[0]) as store:
+        chat, web = store.user("telegram", 1), store.user("web", "w" * 32)
+        assert store.issue_link_code(chat, "k1", 60) == 1060.0
+        assert store.issue_link_code(chat, "k2", 60) == 1060.0  # replaces k1
+        assert store.redeem_link_code("k1", web) is None
+        assert store.redeem_link_code("k2", chat) is None  # nobody links to themselves
+        store.issue_link_code(chat, "k3", 60)
+        now[0] = 1059.9
+        assert store.redeem_link_code("k3", web) == chat
+        assert store.redeem_link_code("k3", web) is None  # once
+        assert store.linked_account(web) == ("telegram", "1", None)
+        store.issue_link_code(chat, "k4", 60)
+        now[0] += 60
+        assert store.redeem_link_code("k4", web) is None  # expired
+        with pytest.raises(StorageError):
+            store.issue_link_code(chat, "k5", 0)
+        store.forget(chat)
+        assert store.linked_account(web) is None  # the link goes with its owner
+        assert store.unlink(web) is False

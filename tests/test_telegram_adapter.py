@@ -257,7 +257,8 @@ def test_the_command_menu_lists_every_command_with_its_description(conversation)
         assert set(names) == registered - ADMIN_ONLY
         assert set(names) == {"start", "help", "like", "dislike", "unlike", "rate", "likes",
                               "recommend", "more", "similar", "why", "watchlist", "watch",
-                              "unwatch", "forget", "import", "export", "movienight"}
+                              "unwatch", "forget", "import", "export", "link",
+                              "movienight"}
         assert registered >= ADMIN_ONLY
         assert all(c["description"].strip() for c in menu["commands"])
         assert {"command": "recommend", "description": "picks for you"} in menu["commands"]
