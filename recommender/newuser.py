@@ -195,8 +195,12 @@ def tune_baselines(fit_part: Ratings, liked: dict[int, np.ndarray], seed: int) -
 
 def new_user_protocol(spark: SparkSession, data: Ratings, params: TrainParams, dataset: str,
                       say=print, users: int = DEFAULT_USERS, seed: int = DEFAULT_SEED,
-                      serving: ServingConfig | None = None) -> Iterator[dict]:
-    """JSON lines: every model x variant x number of likes, then a summary line."""
+                      serving: ServingConfig | None = None,
+                      only_ours: bool = False) -> Iterator[dict]:
+    """JSON lines: every model x variant x number of likes, then a summary line.
+
+    ``only_ours``: score ours alone, without the exact fold-in and the baselines (the
+    retraining gate at scale, which only compares ours with itself)."""
     base = serving or ServingConfig()
     test_users, validation_users = hold_out(data, users, seed)
     train = data.subset(~np.isin(data.users, test_users))
@@ -204,16 +208,16 @@ def new_user_protocol(spark: SparkSession, data: Ratings, params: TrainParams, d
     say(f"new-user protocol: {len(test_users)} test and {len(validation_users)} validation "
         f"users held out; {len(train):,} training ratings")
     started = time.monotonic()
-    chosen = tune_baselines(fit_part, likes_in_order(data, validation_users), seed)
+    chosen = Chosen({}, {}) if only_ours else tune_baselines(
+        fit_part, likes_in_order(data, validation_users), seed)
     chosen.knobs[OURS] = base.to_dict()  # chosen on these validation users by `tune`
     say(f"  baselines' knobs chosen on validation in {time.monotonic() - started:.0f} s: "
         f"{chosen.knobs}")
 
     make = fitted(spark, train, params)
-    rankers: dict[str, Ranker] = {
-        OURS: model_ranker(make(base)),
-        EXACT: model_ranker(make(ServingConfig(scorer="fold-in"))),
-    }
+    rankers: dict[str, Ranker] = {OURS: model_ranker(make(base))}
+    if not only_ours:
+        rankers[EXACT] = model_ranker(make(ServingConfig(scorer="fold-in")))
     for name, (builder, _grid) in BASELINES.items():
         if name in chosen.knobs:
             rankers[name] = builder(train, **chosen.knobs[name])

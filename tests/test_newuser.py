@@ -104,3 +104,18 @@ def test_headline_records_five_likes_per_variant():
     lines = [{"model": "m", "variant": v, "likes": k, "ndcg@10": k / 100}
              for v in VARIANTS for k in KS]
     assert headline(lines) == {"m": {"given@5": 0.05, "random@5": 0.05}}
+
+
+@pytest.mark.spark
+def test_the_gate_can_score_ours_alone(spark):
+    from recommender.newuser import OURS, new_user_protocol
+    from recommender.train import TrainParams
+
+    rng = np.random.default_rng(7)
+    rows = [(u, int(i), 5.0 if i % 3 else 2.0, t)
+            for u in range(1, 41) for t, i in enumerate(rng.choice(30, 12, replace=False))]
+    params = TrainParams(rank=4, max_iter=3)
+    lines = list(new_user_protocol(spark, table(rows), params, "tiny", say=lambda _m: None,
+                                   users=5, only_ours=True))
+    assert {x["model"] for x in lines} == {OURS, "summary"}
+    assert set(headline(lines)) == {OURS}
