@@ -65,8 +65,9 @@ OFFICIAL_API = "https://api.telegram.org"
 RETRY_AFTER_TRIES = 10  # 429s in a row one call may wait out, each as long as Telegram asks
 TELEGRAM_BACKOFF = Backoff()  # 0.5, 1, 2, 4 s: five attempts
 TYPING_AFTER = 0.5  # seconds of work after which "typing…" is shown
-INLINE_CACHE = 10  # seconds Telegram may reuse an inline answer: the catalogue changes nightly,
-# but an empty query shows the user's latest picks
+# Seconds Telegram may reuse an inline answer: titles change nightly, but an empty query
+# shows the user's latest picks.
+INLINE_CACHE = 10
 NOTHING_FOUND = InlineQueryResultsButton("No title matches: open the bot",
                                          start_parameter="inline")  # /start inline: the welcome
 T = TypeVar("T")
