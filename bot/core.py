@@ -37,6 +37,7 @@ from bot.commands import (
     command,
 )
 from bot.examples import example_titles
+from bot.inline import item_of
 from bot.linking import issue as link_code
 from bot.matching import Candidate, Match, TitleIndex
 from bot.payloads import (
@@ -326,6 +327,46 @@ class Conversation:
         except Exception:
             log.exception("import of %r failed", (filename or "")[:64])
             return [Reply(SORRY)]
+
+    @_unless_full
+    def handle_start(self, user: UserRef, payload: str) -> list[Reply]:
+        """``/start`` with a deep link's payload: the title it names (a card shared from
+        inline mode), or the usual welcome for a payload that names none."""
+        item_id = item_of(payload)
+        found = None if item_id is None else self.title_index.get(item_id)
+        if found is None:  # malformed, or a title gone from the catalogue since
+            return self.handle_text(user, "/start")
+        self.db.user(user.platform, user.platform_user_id, user.name)
+        with self._pinned():
+            reply = self._title_card(found)
+        reply.outro = "Tap ❤ if you love it, then /recommend. /help shows everything else."
+        return [reply]
+
+    def find_titles(self, user: UserRef, query: str, limit: int = PAGE) -> list[Candidate]:
+        """Titles for a search as the user types it (inline mode): what the title search
+        offers, or, for an empty query, the user's recent picks and then popular titles.
+        Never raises: a failure is logged and finds nothing."""
+        text = " ".join((query or "").replace("\x00", "").split())[:MAX_TEXT]
+        limit = max(1, int(limit))
+        try:
+            with self._pinned():
+                if text:
+                    return self.title_index.search(text, limit).candidates
+                return self._recent_then_popular(user, limit)
+        except Exception:  # an inline answer is a courtesy: it must not cost the bot
+            log.exception("inline search failed")
+            return []
+
+    def _recent_then_popular(self, user: UserRef, limit: int) -> list[Candidate]:
+        uid = self.db.user(user.platform, user.platform_user_id, user.name)
+        with self._lock:
+            state = self._lists.get(uid)
+            recent = [r.item_id for r in state.picks[:max(state.shown, 1)]] if state else []
+        found = [c for c in map(self.title_index.get, recent) if c is not None]
+        unique: dict[int, Candidate] = {}
+        for candidate in found + self._onboarding(limit):
+            unique.setdefault(candidate.item_id, candidate)
+        return list(unique.values())[:limit]
 
     def handle_other(self, _user: UserRef) -> list[Reply]:
         """Stickers, photos, voice: we only read text."""

@@ -5,6 +5,10 @@ split at 4096 characters; the core runs in a worker thread so one user's request
 never blocks the event loop for the others. In groups, only commands addressed to
 the bot are answered, and each member keeps their own taste.
 
+Inline mode: "@bot alien" in any chat offers matching titles as cards to share
+(:mod:`bot.inline`), each with a button linking back to the bot ("/start t<item id>"),
+which opens the bot on that title.
+
 Telegram's network is not reliable, so every call the bot makes is throttled to
 Telegram's limits and retried after a 429 as long as Telegram asks (``AIORateLimiter``),
 and retried with backoff after a network error, a timeout or a 5xx (:func:`transient`).
@@ -26,6 +30,9 @@ from telegram import (
     Document,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InlineQueryResultsButton,
+    InputTextMessageContent,
     LinkPreviewOptions,
     Message,
     Update,
@@ -38,6 +45,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
@@ -46,7 +54,8 @@ from telegram.request import BaseRequest
 from bot.backoff import Backoff
 from bot.core import Conversation, UserRef
 from bot.formats import MAX_BYTES
-from bot.replies import Reply, split_message
+from bot.inline import payload_of, shareable
+from bot.replies import Card, Reply, split_message
 from bot.telegram_transport import AiohttpRequest
 
 log = logging.getLogger(__name__)
@@ -56,6 +65,11 @@ OFFICIAL_API = "https://api.telegram.org"
 RETRY_AFTER_TRIES = 10  # 429s in a row one call may wait out, each as long as Telegram asks
 TELEGRAM_BACKOFF = Backoff()  # 0.5, 1, 2, 4 s: five attempts
 TYPING_AFTER = 0.5  # seconds of work after which "typing…" is shown
+# Seconds Telegram may reuse an inline answer: titles change nightly, but an empty query
+# shows the user's latest picks.
+INLINE_CACHE = 10
+NOTHING_FOUND = InlineQueryResultsButton("No title matches: open the bot",
+                                         start_parameter="inline")  # /start inline: the welcome
 T = TypeVar("T")
 
 
@@ -114,6 +128,23 @@ def html_of(reply: Reply) -> str:
     return "\n".join(lines)
 
 
+def deep_link(bot_username: str, item_id: int) -> str:
+    """The link that opens a private chat with the bot on ``item_id`` ("/start t<id>")."""
+    return f"https://t.me/{bot_username}?start={payload_of(item_id)}"
+
+
+def article(card: Card, bot_username: str) -> InlineQueryResultArticle:
+    """One inline result: the card as the message it sends, with a button back to the bot."""
+    back = InlineKeyboardButton(f"Open in @{bot_username}",
+                                url=deep_link(bot_username, card.item_id))
+    return InlineQueryResultArticle(
+        id=str(card.item_id), title=card.heading, description=card.detail or None,
+        url=card.link, reply_markup=InlineKeyboardMarkup([[back]]),
+        input_message_content=InputTextMessageContent(
+            html_of(Reply(cards=[card])), parse_mode=ParseMode.HTML,
+            link_preview_options=NO_PREVIEW))
+
+
 def reply_chunks(reply: Reply, limit: int = LIMIT) -> list[str]:
     """:func:`html_of` in parts that each fit one message."""
     return split_message(html_of(reply), limit, unsafe="&<")
@@ -128,9 +159,32 @@ class TelegramBot:
 
     async def on_message(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """A command, or (in private chats) free text: both go to the core as typed."""
+        await self._answer(update, self.conversation.handle_text,
+                           update.effective_message.text or "")
+
+    async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/start, or a deep link's "/start t<item id>": the title a shared card names."""
+        if not context.args:
+            await self.on_message(update, context)
+            return
+        await self._answer(update, self.conversation.handle_start, context.args[0])
+
+    async def on_inline(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """"@bot alien" in any chat: matching titles as cards to share."""
+        query = update.inline_query
+        cards = await asyncio.to_thread(shareable, self.conversation, user_of(update),
+                                        query.query)
+        results = [article(card, context.bot.username) for card in cards]
+        # Only an empty query's answer (the user's own picks) differs from user to user.
+        await self._deliver(update, [lambda: self.backoff.run(lambda: query.answer(
+            results, cache_time=INLINE_CACHE, is_personal=not query.query.strip(),
+            button=None if results else NOTHING_FOUND), transient)])
+
+    async def _answer(self, update: Update, handle: Callable[[UserRef, str], list[Reply]],
+                      text: str) -> None:
+        """``handle(user, text)`` in a worker thread, its replies sent in order."""
         message = update.effective_message
-        work = asyncio.ensure_future(asyncio.to_thread(
-            self.conversation.handle_text, user_of(update), message.text or ""))
+        work = asyncio.ensure_future(asyncio.to_thread(handle, user_of(update), text))
         replies = await self._typing_while(message, work)
         await self._deliver(update, [lambda r=r: self.send(message, r) for r in replies])
 
@@ -287,9 +341,11 @@ def build_application(conversation: Conversation, token: str,
         .get_updates_request(request or AiohttpRequest(connection_pool_size=1))
     app = builder.build()
     private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler("start", bot.on_start))  # before the others: deep links
     app.add_handler(CommandHandler([c.name for c in conversation.commands], bot.on_message))
     app.add_handler(MessageHandler(filters.COMMAND & private, bot.on_message))  # unknown ones
     app.add_handler(CallbackQueryHandler(bot.on_button))
+    app.add_handler(InlineQueryHandler(bot.on_inline))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & private, bot.on_message))
     app.add_handler(MessageHandler(filters.Document.ALL & private, bot.on_document))
     app.add_handler(MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL & private,

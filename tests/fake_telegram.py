@@ -20,8 +20,12 @@ seconds, returning as soon as an update is queued), ``sendMessage``, ``editMessa
 (the keyboard goes unless it is sent again), ``answerCallbackQuery``, ``sendChatAction``,
 ``setMyCommands``, and files: a user sends a document (:meth:`FakeTelegram.send_document`),
 the bot fetches it with ``getFile`` and ``GET /file/bot<token>/<file_path>``, and sends
-its own with ``sendDocument`` (multipart; recorded with ``{"filename", "data"}``). Any
-other method is recorded and answered with 404 ``Not Found: method X``. Private chats only.
+its own with ``sendDocument`` (multipart; recorded with ``{"filename", "data"}``), and
+inline mode: a user types "@bot alien" (:meth:`FakeTelegram.send_inline`) and the bot's
+``answerInlineQuery`` is checked as Telegram checks it (a 400 for what Telegram refuses:
+an unknown or twice-answered query, over 50 results, ids not unique, a deep-link payload
+outside ``[A-Za-z0-9_-]{1,64}``...). Any other method is recorded and answered with 404
+``Not Found: method X``. Private chats only.
 Everything else the adapter does is tested at the request layer
 (``tests/test_telegram_adapter.py``).
 """
@@ -33,6 +37,7 @@ import email.parser
 import email.policy
 import itertools
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -48,7 +53,54 @@ from tests.httpserver import LocalServer, json_handler
 # enough for a machine with both cores busy.
 WAIT = 60.0
 STRING_PARAMS = frozenset({"text", "parse_mode", "callback_query_id", "action",
-                           "description"})
+                           "description", "inline_query_id", "next_offset"})
+START_PARAMETER = re.compile(r"[A-Za-z0-9_-]{1,64}")  # Telegram's rule for deep links
+MAX_RESULTS = 50
+RESULT_TYPES = frozenset({"article"})  # the only kind the bot sends
+
+
+class BadRequest(Exception):
+    """What Telegram answers with 400 "Bad Request: ..."."""
+
+
+def _deep_link_ok(url: str) -> bool:
+    """A t.me link's ``start`` payload, if any, is one Telegram accepts."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https", "tg"):
+        return False
+    starts = [v for k, v in parse_qsl(parts.query, keep_blank_values=True) if k == "start"]
+    return all(START_PARAMETER.fullmatch(v) for v in starts)
+
+
+def check_inline_answer(params: dict) -> None:
+    """Raise :class:`BadRequest` for an ``answerInlineQuery`` Telegram would refuse."""
+    results = params.get("results")
+    if not isinstance(results, list) or len(results) > MAX_RESULTS:
+        raise BadRequest(f"Bad Request: at most {MAX_RESULTS} results must be specified")
+    ids = [r.get("id") for r in results]
+    if len(set(ids)) != len(ids) or not all(
+            isinstance(i, str) and 1 <= len(i.encode()) <= 64 for i in ids):
+        raise BadRequest("Bad Request: RESULT_ID_DUPLICATE")
+    for result in results:
+        _check_result(result)
+    button = params.get("button")
+    if button is not None and not START_PARAMETER.fullmatch(
+            str(button.get("start_parameter", ""))):
+        raise BadRequest("Bad Request: START_PARAM_INVALID")
+    if not 0 <= int(params.get("cache_time", 300)) <= 86400:
+        raise BadRequest("Bad Request: cache_time out of range")
+
+
+def _check_result(result: dict) -> None:
+    content = result.get("input_message_content") or {}
+    text = content.get("message_text", "")
+    if result.get("type") not in RESULT_TYPES or not str(result.get("title", "")).strip():
+        raise BadRequest("Bad Request: RESULT_TYPE_INVALID")
+    if not 1 <= len(text) <= 4096:
+        raise BadRequest("Bad Request: MESSAGE_TEXT_INVALID")
+    rows = (result.get("reply_markup") or {}).get("inline_keyboard", [])
+    if not all(_deep_link_ok(b["url"]) for row in rows for b in row if "url" in b):
+        raise BadRequest("Bad Request: BUTTON_URL_INVALID")
 
 
 def _decode(name: str, value: str) -> Any:
@@ -101,7 +153,12 @@ class FakeTelegram:
             "answerCallbackQuery": lambda p: True, "sendChatAction": lambda p: True,
             "setMyCommands": lambda p: True, "getFile": self._get_file,
             "sendDocument": self._send_document,
+            "answerInlineQuery": self._answer_inline_query,
         }
+        # What Telegram refuses with a 400, checked (under the lock) before a call is recorded
+        self._checks: dict[str, Callable[[dict], None]] = {
+            "answerInlineQuery": self._check_inline_query}
+        self._open_queries: set[str] = set()  # inline queries not answered yet
         self._files: dict[str, bytes] = {}  # file_id -> what the user sent
         self.server = LocalServer(json_handler(self._answer, "FakeTelegram/1.0"),
                                   name="fake-telegram")
@@ -166,6 +223,19 @@ class FakeTelegram:
                                 "file_size": len(data) if file_size is None else file_size}}
         return self._queue("message", message)
 
+    def send_inline(self, query: str, *, user_id: int = 1001) -> dict:
+        """Queue an inline query: ``user_id`` types "@bot ``query``" in some chat."""
+        with self._cond:
+            query_id = str(next(self._ids))
+            self._open_queries.add(query_id)
+        return self._queue("inline_query", {"id": query_id, "from": self._user(user_id),
+                                            "query": query, "offset": "",
+                                            "chat_type": "sender"})
+
+    def inline_answers(self) -> list[dict]:
+        """The bot's accepted ``answerInlineQuery`` calls' parameters, in order."""
+        return [c["params"] for c in self.calls("answerInlineQuery") if "error" not in c]
+
     def documents(self) -> list[dict]:
         """Files the bot sent with ``sendDocument``: ``{"chat_id", "filename", "data"}``."""
         return [{"chat_id": c["params"]["chat_id"], **c["params"]["document"]}
@@ -228,9 +298,16 @@ class FakeTelegram:
         else:
             form = parse_qsl(url.query + "&" + body.decode("utf-8"), keep_blank_values=True)
             params = {k: _decode(k, v) for k, v in form}
-        with self._cond:
-            self._calls.append({"method": method, "params": params})
+        call = {"method": method, "params": params}
+        with self._cond:  # refused or not is known when the call is recorded
+            try:
+                self._checks.get(method, lambda p: None)(params)
+            except BadRequest as exc:
+                call["error"] = str(exc)
+            self._calls.append(call)
             self._cond.notify_all()
+        if "error" in call:
+            return 400, {"ok": False, "error_code": 400, "description": call["error"]}
         if method not in self._methods:
             return 404, {"ok": False, "error_code": 404,
                          "description": f"Not Found: method {method}"}
@@ -244,6 +321,17 @@ class FakeTelegram:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
             self._cond.wait_for(lambda: self._updates or self._closed, hold)
             return copy.deepcopy(self._updates[:limit])
+
+    def _check_inline_query(self, params: dict) -> None:
+        if params.get("inline_query_id") not in self._open_queries:
+            raise BadRequest("Bad Request: query is too old and response timeout "
+                             "expired or query ID is invalid")
+        check_inline_answer(params)
+        self._open_queries.discard(params["inline_query_id"])  # answered once only
+
+    @staticmethod
+    def _answer_inline_query(_params: dict) -> bool:
+        return True
 
     def _get_file(self, params: dict) -> dict:
         file_id = params["file_id"]

@@ -136,3 +136,39 @@ def test_wait_for_timeout_lists_recorded_methods() -> None:
         post(fake, "getMe")
         with pytest.raises(AssertionError, match=r"sendMessage.*'getMe': 1"):
             fake.wait_for("sendMessage", timeout=0.05)
+
+
+def test_inline_answers_are_checked_as_telegram_checks_them() -> None:
+    from telegram import InlineQueryResultArticle, InputTextMessageContent
+    from telegram.error import BadRequest
+
+    def article(result_id: str, url: str = "https://t.me/test_bot?start=t1"):
+        button = InlineKeyboardMarkup([[InlineKeyboardButton("Open", url=url)]])
+        return InlineQueryResultArticle(result_id, "Alien (1979)",
+                                        InputTextMessageContent("Alien (1979)"),
+                                        reply_markup=button)
+
+    refused = {
+        "two results with one id": [article("1"), article("1")],
+        "51 results": [article(str(i)) for i in range(51)],
+        "a payload Telegram refuses": [article("1", "https://t.me/test_bot?start=t 1")],
+        "a payload too long": [article("1", "https://t.me/test_bot?start=" + "t" * 65)],
+    }
+    with FakeTelegram() as fake:
+        query_id = fake.send_inline("alien")["inline_query"]["id"]
+
+        async def through_ptb() -> None:
+            async with Bot(fake.token, base_url=fake.base_url) as bot:
+                for why, results in refused.items():
+                    with pytest.raises(BadRequest):
+                        await bot.answer_inline_query(query_id, results)
+                        pytest.fail(f"accepted {why}")
+                assert await bot.answer_inline_query(query_id, [article(str(i))
+                                                                for i in range(50)])
+                with pytest.raises(BadRequest, match=r"(?i)query is too old"):  # answered once
+                    await bot.answer_inline_query(query_id, [])
+
+        asyncio.run(through_ptb())
+        [accepted] = fake.inline_answers()
+        assert accepted["inline_query_id"] == query_id and len(accepted["results"]) == 50
+        assert len(fake.calls("answerInlineQuery")) == len(refused) + 2

@@ -122,3 +122,63 @@ def test_replies_are_escaped_and_headings_linked():
         '<a href="https://www.imdb.com/title/tt0105630/">1. Tom &amp; Jerry &lt;3 (1992)</a>\n'
         "   because you liked &lt;b&gt;\n"
         "2. Unlinked (2000)")
+
+
+def test_inline_mode_shares_cards_that_link_back_to_the_bot(conversation):
+    """"@test_bot alien" in some chat: cards to share; a card's button opens the bot on it."""
+    with FakeTelegram() as fake:
+        async def answer(query: str) -> dict:
+            fake.send_inline(query)
+            count = len(fake.calls("answerInlineQuery")) + 1
+            await asyncio.to_thread(fake.wait_for, "answerInlineQuery", count)
+            [call] = fake.calls("answerInlineQuery")[count - 1:]
+            assert "error" not in call, call  # the shape Telegram accepts
+            return call["params"]
+
+        async def scenario() -> None:
+            fargo = (await answer("fargo"))["results"][0]
+            assert fargo["input_message_content"]["message_text"] == (
+                '<a href="https://www.imdb.com/title/tt0116282/">Fargo (1996)</a>\n'
+                "   Movie · Crime, Thriller")
+            [series] = (await answer("breaking bad tv"))["results"]
+            assert (series["title"], series["description"]) == (
+                "Breaking Bad (2008) [TV]", "TV series · Crime, Drama · IMDb 9.5")
+
+            alien = await answer("alien")
+            first = alien["results"][0]
+            assert (first["title"], first["description"]) == (
+                "Alien (1979)", "Movie · Horror, Sci-Fi")
+            content = first["input_message_content"]
+            assert content["parse_mode"] == "HTML"
+            assert content["link_preview_options"] == {"is_disabled": True}
+            [[back]] = first["reply_markup"]["inline_keyboard"]
+            link = f"https://t.me/test_bot?start=t{first['id']}"
+            assert back == {"text": "Open in @test_bot", "url": link}
+            assert alien["is_personal"] is False and alien["cache_time"] <= 60
+
+            # Someone in that chat taps the button: Telegram sends "/start t<id>".
+            fake.send_text(f"/start t{first['id']}", user_id=2002)
+            [card] = await asyncio.to_thread(fake.wait_for, "sendMessage", 1)
+            assert card["params"]["chat_id"] == 2002
+            assert card["params"]["text"].startswith(content["message_text"].split("\n")[0])
+            assert list(buttons_of(fake.sent()[-1])) == ["❤ Like", "➕ Watchlist", "≈ Similar"]
+            fake.press(fake.sent()[-1], find(fake.sent()[-1], "Like"), user_id=2002)
+            await asyncio.to_thread(fake.wait_for, "sendMessage", 2)
+            assert "Liked Alien (1979)" in fake.sent()[-1]["text"]
+
+            for bad in ("t", "t99999999", "tt0078748", "inline"):  # the welcome instead
+                fake.send_text(f"/start {bad}", user_id=2002)
+                sent = len(fake.sent()) + 1
+                await asyncio.to_thread(fake.wait_for, "sendMessage", sent)
+                assert "Tap a few favourites" in fake.sent()[-1]["text"]
+
+            mine = await answer("")  # nothing typed yet: something to share anyway
+            assert mine["results"] and mine["is_personal"] is True
+            nothing = await answer("zzzzqqqq xxjj")
+            assert nothing["results"] == []
+            assert nothing["button"] == {"text": "No title matches: open the bot",
+                                         "start_parameter": "inline"}
+            odd = await answer("<b>&amp; עברית " + "x" * 10_000)
+            assert all("<b>" not in r["title"] for r in odd["results"])
+
+        run(fake, conversation, scenario)

@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -34,7 +35,8 @@ BOT_USER = {"id": 123, "is_bot": True, "first_name": "TestBot", "username": "tes
 ANN, BOB, CY = 1001, 2002, 3003
 NAMES = {ANN: "Ann", BOB: "Bob", CY: "Cy"}
 GROUP = -500
-SENDS = frozenset({"sendMessage", "editMessageText", "answerCallbackQuery"})
+SENDS = frozenset({"sendMessage", "editMessageText", "answerCallbackQuery",
+                   "answerInlineQuery"})
 ADMIN_ONLY = {"stats", "retrain", "rollback"}  # not in the menu of every user
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and "
                 "reply markup are exactly the same as a current content and reply markup "
@@ -106,7 +108,7 @@ class BotApi(BaseRequest):
         if name == "editMessageText":
             return self._edit(params)
         if name in ("answerCallbackQuery", "sendChatAction", "setMyCommands",
-                    "deleteWebhook"):
+                    "deleteWebhook", "answerInlineQuery"):
             return True
         raise ApiError(404, f"Not Found: method {name}")
 
@@ -197,6 +199,13 @@ class Telegram:
         sent = await self.say(text, user, chat)
         assert len(sent) == 1, f"{len(sent)} replies to {text!r}: {sent}"
         return sent[0]["params"]
+
+    async def inline(self, query: str, user: int = ANN) -> list[dict]:
+        """``user`` types "@test_bot ``query``" in some chat; the bot's answers (each try)."""
+        who = {"id": user, "is_bot": False, "first_name": NAMES[user]}
+        calls = await self.deliver("inline_query", {
+            "id": str(next(self._update_ids)), "from": who, "query": query, "offset": ""})
+        return [c for c in calls if c["method"] == "answerInlineQuery"]
 
     async def press(self, message: dict, label_part: str, user: int = ANN,
                     stale: bool = False) -> list[dict]:
@@ -585,4 +594,37 @@ def test_flood_control_that_never_lifts_is_one_log_line_too(conversation, caplog
         drive(conversation, scenario, api, Backoff(first=0.01))
     [lost] = [r for r in caplog.records if "lost" in r.getMessage()]
     assert lost.getMessage().startswith("reply to update 1 lost: RetryAfter")
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_inline_answers_arrive_through_429s_and_502s_without_a_traceback(conversation,
+                                                                        caplog):
+    api = BotApi()
+    api.flaky = True
+
+    async def scenario(tg: Telegram) -> None:
+        for user, query in ((ANN, "alien"), (BOB, ""), (CY, "godfather"), (ANN, "zzqx")):
+            tries = await tg.inline(query, user)
+            [answered] = [c["params"] for c in tries if "error" not in c]
+            assert len({r["id"] for r in answered["results"]}) == len(answered["results"])
+        assert any("error" in c for c in tg.api.calls if c["method"] == "answerInlineQuery")
+
+    with caplog.at_level(logging.INFO):
+        drive(conversation, scenario, api, Backoff(first=0.01))
+    assert not [r for r in caplog.records if r.exc_info or "lost" in r.getMessage()]
+
+
+def test_an_inline_answer_that_fails_for_good_is_one_log_line(conversation, caplog):
+    api = BotApi()
+    api.failing.add("answerInlineQuery")  # a 400: retrying cannot help
+
+    async def scenario(tg: Telegram) -> None:
+        [refused] = await tg.inline("alien")
+        assert "error" in refused
+        assert "Liked Alien" in (await tg.reply("/like alien"))["text"]  # the bot carries on
+
+    with caplog.at_level(logging.INFO):
+        drive(conversation, scenario, api, Backoff(first=0.01))
+    [lost] = [r for r in caplog.records if "lost" in r.getMessage()]
+    assert re.fullmatch(r"reply to update \d+ lost: BadRequest: .*", lost.getMessage())
     assert not [r for r in caplog.records if r.exc_info]
