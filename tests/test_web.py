@@ -563,7 +563,19 @@ def test_show_all_guesses_and_misses_works_on_the_web(web):
     assert "❓ Not in my catalogue, 14:" in shown(at) and "and 4 more." in shown(at)
     click(at, "Show all guesses and misses")
     page = shown(at)
+    assert "1 guessed and 14 not found:" in page
     assert "No Such Film 11 (2011): not found" in page and "No Such Film 0 (2000)" in page
+
+
+def test_beyond_a_hundred_misses_the_list_is_a_download(web, monkeypatch):
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", KeptMedia)
+    unknown = [(f"tt99{n:05d}", 8, "2024-03-01", f"No Such Film {n}", "movie", 1900 + n, "",
+                "") for n in range(110)]
+    at = upload(visit(), "ratings.csv", exports.imdb_ratings(exports.IMDB_ROWS + unknown))
+    click(at, "Show all guesses and misses")
+    assert "… all 113 are in the file." in shown(at)
+    listing = downloads(at)["import-not-matched.csv"].decode()
+    assert listing.count("No Such Film") == 110 and listing.startswith("Title,Year,Matched as")
 
 
 class KeptMedia(MemoryMediaFileStorage):
@@ -573,10 +585,11 @@ class KeptMedia(MemoryMediaFileStorage):
     def delete_file(self, file_id: str) -> None:
         pass
 
-    made: ClassVar[list[KeptMedia]] = []
+    made: ClassVar[list[KeptMedia]] = []  # the last few runs' (older ones are dropped)
 
     def __init__(self, endpoint: str) -> None:
         super().__init__(endpoint)
+        del KeptMedia.made[:-4]
         KeptMedia.made.append(self)
 
 

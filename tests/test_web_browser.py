@@ -223,3 +223,37 @@ def test_search_like_recommend_watch_reload_keeps_the_taste(server, browser, tmp
             break
     else:
         pytest.fail("the search box cannot be reached with Tab")
+
+
+def test_import_and_export_on_the_account_page(server, browser, tmp_path):
+    """A real upload: the IMDb sample is imported; a file a little over the core's 5 MB
+    reaches the core and gets its friendly line; one over Streamlit's own cap (6 MB) is
+    stopped by the browser with Streamlit's message. /export offers its two files."""
+    from selenium.webdriver.common.by import By
+
+    from tests import exports
+
+    browser.get(server)
+    open_page(browser, "Your account")
+    idle(browser)
+    unlabelled = browser.execute_script(LABELLED)
+    assert unlabelled == [], unlabelled
+    files = {"ratings.csv": exports.imdb_ratings(),
+             "big.csv": b"Const,Your Rating\n" + b"x" * (5 * 1024 * 1024 + 500_000),
+             "huge.csv": b"x" * (7 * 1024 * 1024)}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+
+    def choose(name: str) -> None:
+        idle(browser)
+        browser.find_element(By.XPATH, "//input[@type='file']").send_keys(str(tmp_path / name))
+
+    choose("ratings.csv")
+    wait_for(browser, "Your IMDb file: 9 titles.", "Picks for you:")
+    choose("big.csv")
+    wait_for(browser, "I take up to 5 MB")
+    choose("huge.csv")
+    wait_for(browser, "6.0MB or smaller")
+    button(browser, "Export my data").click()
+    wait_for(browser, "Here is everything I know about you: 7 titles",
+             "Download movie-bot-export.csv", "Download movie-bot-export.json")
