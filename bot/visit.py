@@ -157,7 +157,7 @@ class Visit:
         self.conversation = conversation
         self.visitor_id = visitor_id
         self.name = name
-        self.wrong_codes = wrong_codes or attempts()
+        self.wrong_codes = wrong_codes if wrong_codes is not None else attempts()
 
     @property
     def db(self) -> Storage:

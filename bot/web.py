@@ -140,7 +140,7 @@ def buttons_row(buttons: list[Button], key: str) -> None:
 def show(reply: Reply, key: str, *, ask_more: bool = False, rate: bool = False) -> None:
     """A core reply: intro, one bordered card per title with its buttons ("More like
     this" and "Why" too with ``ask_more``; stars with ``rate``), the other buttons, the
-    outro."""
+    outro, and its files as download buttons."""
     if reply.intro:
         st.markdown(md(reply.intro))
     rows = {_item_of(row): row for row in reply.buttons if _item_of(row) is not None}

@@ -660,7 +660,7 @@ def test_wrong_link_codes_are_limited_per_visitor_by_the_injected_clock(web):
                        clock=lambda: now[0])
     code = code_in(bot.handle_text(ANN, "/link")[0].text)
     wrong = next(c for c in ("AAAA-AAAA", "BBBB-BBBB") if c != code)
-    eve, bob = Visit(bot, new_visitor_id()), None
+    eve = Visit(bot, new_visitor_id())
     for _ in range(linking.WRONG_PER_VISITOR):
         assert "wrong, used or expired" in eve.link(wrong).intro
         now[0] += 1
