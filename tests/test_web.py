@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st_h
 from streamlit.runtime.media_file_storage import MediaFileStorageError
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
@@ -427,9 +427,15 @@ def test_markdown_escaping_shows_exactly_the_text(text):
 
 @settings(max_examples=80, deadline=None)
 @given(st_h.text(max_size=400))
+@example("0" * (MAX_QUERY + 1))  # cut to the limit, and refused
 def test_every_typed_text_is_cleaned_or_refused(text):
     clean, problem = check(text, "a title", MAX_QUERY)
-    assert (problem is None) == (0 < len(clean) <= MAX_QUERY)
+    assert len(clean) <= MAX_QUERY  # too long comes back cut, with the problem
+    if problem is None:
+        assert clean
+    else:
+        assert ("Please type" in problem) == (not clean)
+        assert ("too long" in problem) == bool(clean)
     assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in clean)
 
 
