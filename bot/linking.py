@@ -5,12 +5,16 @@ web page makes that web visitor act as the chat user, so one taste serves both. 
 are drawn from :mod:`secrets` (8 characters of a 30-symbol alphabet: about 39 bits, too
 many to guess in their 10 minutes), work once, and are stored only as a SHA-256 hash, so
 the database never holds a usable code. Time comes from the storage's injected clock.
+Wrong codes are rate-limited (:class:`Attempts`): a few per visitor, and a ceiling for all
+visitors together, since a new cookie makes a new visitor.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+from collections import OrderedDict, deque
 
 from storage import Storage
 
@@ -19,6 +23,12 @@ ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 LENGTH = 8
 TTL_SECONDS = 600
 MAX_TYPED = 40  # characters of a typed code looked at; anything longer is not a code
+WINDOW_SECONDS = 600  # wrong codes are counted over the last 10 minutes (a code's life)
+WRONG_PER_VISITOR = 5
+# Everyone's wrong codes together: far more than honest typos, far too few to search 39
+# bits (at this rate a guess succeeds once in ~10^9 windows even with many live codes).
+WRONG_FOR_EVERYONE = 100
+KEPT_VISITORS = 10_000  # visitors whose recent wrong codes are remembered (newest)
 
 
 def new_code() -> str:
@@ -67,3 +77,44 @@ def redeem(db: Storage, web_user_id: int, typed: str
     if owner is None or account is None:
         return None
     return account, db.copy_taste(web_user_id, owner)
+
+
+class Attempts:
+    """Wrong link codes in a sliding window, per visitor and for everyone together.
+
+    Kept in memory: the web server is one process and the only place codes are typed,
+    and a restart forgetting ten minutes of mistakes costs nothing. Callers pass the
+    time (the conversation's clock), so tests move it instead of sleeping."""
+
+    def __init__(self, per_visitor: int = WRONG_PER_VISITOR,
+                 everyone: int = WRONG_FOR_EVERYONE, window: float = WINDOW_SECONDS) -> None:
+        self.per_visitor, self.everyone, self.window = per_visitor, everyone, window
+        self._visitors: OrderedDict[str, deque[float]] = OrderedDict()
+        self._all: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def wait(self, visitor: str, now: float) -> float:
+        """Seconds ``visitor`` must wait before trying another code (0: go ahead)."""
+        with self._lock:
+            mine = self._recent(self._visitors.get(visitor, deque()), now)
+            waits = [0.0]
+            if len(mine) >= self.per_visitor:
+                waits.append(mine[0] + self.window - now)
+            if len(self._recent(self._all, now)) >= self.everyone:
+                waits.append(self._all[0] + self.window - now)
+            return max(waits)
+
+    def wrong(self, visitor: str, now: float) -> None:
+        """Count a wrong code typed by ``visitor``."""
+        with self._lock:
+            mine = self._visitors.pop(visitor, deque())
+            self._visitors[visitor] = mine  # the most recent visitor last
+            mine.append(now)
+            self._all.append(now)
+            while len(self._visitors) > KEPT_VISITORS:
+                self._visitors.popitem(last=False)
+
+    def _recent(self, times: deque[float], now: float) -> deque[float]:
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return times

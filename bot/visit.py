@@ -7,11 +7,14 @@ bot's database. A visitor who entered a /link code acts as their Telegram or Dis
 account from then on. Likes, recommendations, the watchlist and movie night are the
 core's commands and buttons; this module only builds their arguments and checks what
 was typed, so no field ever reaches the core empty, overlong or with control characters.
+An uploaded IMDb or Letterboxd export goes to the core's import as bytes and is dropped
+there; /export's files come from the core too.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import re
 import secrets
 import threading
@@ -24,6 +27,7 @@ from bot import linking
 from bot.app import load_model
 from bot.commands import Args
 from bot.core import Conversation, UserRef
+from bot.formats import MAX_BYTES
 from bot.payloads import (
     Chosen,
     Dislike,
@@ -49,6 +53,7 @@ MAX_NAME = 40
 MAX_ROOM = 40
 SEARCH_RESULTS = 8
 WATCH_SECONDS = 5  # how often the model pointer is checked, as in the bot
+MAX_FILENAME = 200  # characters of an uploaded file's name passed on (only its ending matters)
 
 
 @functools.cache
@@ -58,6 +63,12 @@ def settings() -> BotSettings:
 
 
 _serving = threading.Lock()
+# Wrong /link codes typed on this server (the one place codes are typed).
+_attempts = linking.Attempts()
+
+
+def attempts() -> linking.Attempts:
+    return _attempts
 
 
 def served() -> Conversation:
@@ -84,8 +95,10 @@ def _conversation() -> Conversation:
 
 def reset() -> None:
     """Read the settings afresh and build a new conversation on next use, closing the
-    old database (as a new server process would: for tests)."""
+    old database, and forget wrong link codes (as a new server process would: for tests)."""
+    global _attempts
     with _serving:
+        _attempts = linking.Attempts()
         if _conversation.cache_info().currsize:
             _conversation().db.close()
         _conversation.cache_clear()
@@ -139,10 +152,12 @@ class Visit:
     chat account they linked."""
 
     def __init__(self, conversation: Conversation, visitor_id: str,
-                 name: str | None = None) -> None:
+                 name: str | None = None, wrong_codes: linking.Attempts | None = None
+                 ) -> None:
         self.conversation = conversation
         self.visitor_id = visitor_id
         self.name = name
+        self.wrong_codes = wrong_codes if wrong_codes is not None else attempts()
 
     @property
     def db(self) -> Storage:
@@ -230,14 +245,38 @@ class Visit:
         return self.conversation.handle_command(self.user(room_key(clean)), "movienight",
                                                 {"action": action})
 
+    # ----- importing and exporting ------------------------------------------------------
+
+    def upload(self, data: bytes, filename: str, size: int) -> list[Reply]:
+        """An IMDb or Letterboxd export the visitor chose, imported into the taste they act
+        with: the core's report and first picks. A file over the limit is refused by its
+        size, its bytes unread; none are kept."""
+        if size > MAX_BYTES:
+            data = b""
+        return self.conversation.handle_upload(self.user(), data,
+                                               (filename or "")[:MAX_FILENAME], size=size)
+
+    def export(self) -> list[Reply]:
+        """/export: the core's reply with its CSV and JSON files."""
+        return self.conversation.handle_command(self.user(), "export")
+
     # ----- linking -----------------------------------------------------------------
 
     def link(self, typed: str) -> Reply:
         clean, problem = check(typed, "the code from /link", linking.MAX_TYPED)
         if problem:
             return Reply(problem)
+        now = self.conversation.clock()
+        wait = self.wrong_codes.wait(self.visitor_id, now)
+        if wait > 0:  # checked before the code is: a guess past the limit learns nothing
+            minutes = math.ceil(wait / 60)
+            return Reply(f"Too many wrong codes for now. Please wait {minutes} minute"
+                         f"{'' if minutes == 1 else 's'} and try again, or send /link to the "
+                         "bot for a fresh code.")
         linked = linking.redeem(self.db, self._own_uid(), clean)
         if linked is None:
+            if linking.normalise(clean) is not None:  # a well-formed guess, not a typo'd shape
+                self.wrong_codes.wrong(self.visitor_id, now)
             return Reply("That code is wrong, used or expired. Send /link to the bot on "
                          "Telegram or Discord for a new one; it lasts "
                          f"{linking.TTL_SECONDS // 60} minutes and works once.")

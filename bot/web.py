@@ -3,9 +3,10 @@
 Another adapter over the conversation core, like the console and the chats: it draws
 the core's structured replies (cards, buttons with payloads) with Streamlit widgets, and
 ``bot/visit.py`` turns what the visitor does into core calls. Every text is shown as
-escaped Markdown, never as HTML. One conversation (model, title index, database) serves
-every browser session of the process; a new ``models/current`` is swapped in between
-requests, as in the bot.
+escaped Markdown, never as HTML; files a reply carries (/export's) are download buttons,
+and an uploaded export goes to the core's import without being kept. One conversation
+(model, title index, database) serves every browser session of the process; a new
+``models/current`` is swapped in between requests, as in the bot.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ if _ROOT not in sys.path:
 
 import streamlit as st
 
+from bot.formats import LIMITS, MAX_BYTES
 from bot.payloads import (
     Chosen,
     Dislike,
@@ -40,7 +42,7 @@ from bot.payloads import (
     WatchlistPage,
     decode,
 )
-from bot.replies import Button, Card, Reply
+from bot.replies import Button, Card, File, Reply
 from bot.visit import (
     COOKIE,
     COOKIE_DAYS,
@@ -62,6 +64,9 @@ from storage import StorageError
 PAGES = ("Search", "Recommendations", "Watchlist & likes", "Movie night", "Your account",
          "About the model")
 STARS = [x / 2 for x in range(1, 11)]
+# Streamlit's own cap on an upload, a little above the core's, so a file somewhat over
+# the core's limit still reaches it and gets its friendly line (megabytes).
+UPLOAD_MB = MAX_BYTES // (1024 * 1024) + 1
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^])")
 # Button words beside the core's emoji, so every button has a readable name.
 WORDS: dict[type, str] = {Like: "Like", NotInterested: "Not for me", Watch: "Watchlist",
@@ -135,29 +140,46 @@ def buttons_row(buttons: list[Button], key: str) -> None:
 def show(reply: Reply, key: str, *, ask_more: bool = False, rate: bool = False) -> None:
     """A core reply: intro, one bordered card per title with its buttons ("More like
     this" and "Why" too with ``ask_more``; stars with ``rate``), the other buttons, the
-    outro."""
+    outro, and its files as download buttons."""
     if reply.intro:
         st.markdown(md(reply.intro))
     rows = {_item_of(row): row for row in reply.buttons if _item_of(row) is not None}
     for n, card in enumerate(reply.cards):
-        with st.container(border=True):
-            st.markdown(f"**{md(card.heading)}**")
-            if card.detail:
-                st.caption(md(card.detail))
-            buttons = list(rows.get(card.item_id, []))
-            if ask_more and card.item_id is not None:
-                buttons += [Button("≈ More like this", Chosen("similar", card.item_id)),
-                            Button("? Why", Chosen("why", card.item_id))]
-            if buttons:
-                buttons_row(buttons, f"{key}:{n}")
-            if rate and card.item_id is not None:
-                rating(card, f"{key}:{n}")
-            if card.link:
-                st.link_button("IMDb page ↗", card.link)
+        card_box(card, list(rows.get(card.item_id, [])), f"{key}:{n}", ask_more=ask_more,
+                 rate=rate)
     for n, row in enumerate(r for r in reply.buttons if _item_of(r) is None):
         buttons_row(row, f"{key}:free{n}")
     if reply.outro:
         st.markdown(md(reply.outro))
+    if reply.files:
+        files_row(reply.files, key)
+
+
+def card_box(card: Card, buttons: list[Button], key: str, *, ask_more: bool,
+             rate: bool) -> None:
+    """One title of a reply, bordered, with its buttons."""
+    with st.container(border=True):
+        st.markdown(f"**{md(card.heading)}**")
+        if card.detail:
+            st.caption(md(card.detail))
+        if ask_more and card.item_id is not None:
+            buttons += [Button("≈ More like this", Chosen("similar", card.item_id)),
+                        Button("? Why", Chosen("why", card.item_id))]
+        if buttons:
+            buttons_row(buttons, key)
+        if rate and card.item_id is not None:
+            rating(card, key)
+        if card.link:
+            st.link_button("IMDb page ↗", card.link)
+
+
+def files_row(files: list[File], key: str) -> None:
+    """A reply's files as download buttons. Downloading reruns nothing, so every button
+    stays until the visitor does something else."""
+    with st.container(horizontal=True):
+        for n, file in enumerate(files):
+            st.download_button(f"⬇ Download {file.name}", file.data, file_name=file.name,
+                               mime=file.mime, key=f"{key}:file{n}", on_click="ignore")
 
 
 def _item_of(row: list[Button]) -> int | None:
@@ -274,9 +296,38 @@ def account_page(visit: Visit) -> None:
         st.button("Link", on_click=lambda: flash([current_visit().link(
             st.session_state.get("code") or "")]))
     st.divider()
+    transfer_section()
+    st.divider()
     st.subheader("Forget me")
     sure = st.checkbox("Yes, delete my likes, ratings and watchlist", key="sure")
     st.button("Forget my data", disabled=not sure, on_click=forget)
+
+
+def transfer_section() -> None:
+    """Import an IMDb or Letterboxd export; /export's two files."""
+    st.subheader("Bring your history")
+    st.markdown(md("Your IMDb ratings or watchlist (Your Ratings > Export, a CSV) or your "
+                   "Letterboxd export (Settings > Import & Export > Export your data: the "
+                   f"zip, or one of its CSVs). Up to {LIMITS}. The file is read once and "
+                   "not kept."))
+    # A new key after each import empties the control, so Streamlit drops the file too.
+    key = f"upload{st.session_state.get('uploads', 0)}"
+    st.file_uploader("IMDb or Letterboxd export (.csv or .zip)", type=["csv", "zip"],
+                     key=key, on_change=upload, args=(key,), max_upload_size=UPLOAD_MB)
+    st.subheader("Take it with you")
+    st.caption("Your likes, ratings and watchlist as a CSV in IMDb's layout (importing it "
+               "gives them back), and everything stored about you as JSON.")
+    st.button("Export my data", on_click=lambda: flash(current_visit().export()))
+
+
+def upload(key: str) -> None:
+    """The file uploader's callback: the file to the core, once; the report shown."""
+    chosen = st.session_state.get(key)
+    if chosen is None:  # the visitor removed the file
+        return
+    st.session_state.uploads = st.session_state.get("uploads", 0) + 1
+    data = chosen.getvalue() if chosen.size <= MAX_BYTES else b""
+    flash(current_visit().upload(data, chosen.name, chosen.size))
 
 
 def forget() -> None:

@@ -1,30 +1,41 @@
 """The web app (bot/web.py) through Streamlit's AppTest: every flow a visitor has, on the
-small model and a fresh SQLite file; bad input in every field; linking with /link codes."""
+small model and a fresh SQLite file; bad input in every field; linking with /link codes
+and their limit on wrong ones; importing IMDb and Letterboxd exports and /export's
+downloads."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 import shutil
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st_h
+from streamlit.runtime.media_file_storage import MediaFileStorageError
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from bot import linking
 from bot.core import Conversation, UserRef
+from bot.formats import MAX_BYTES
 from bot.visit import (
     MAX_QUERY,
+    Visit,
     check,
     new_visitor_id,
     reset,
     room_key,
     visitor_from_cookie,
 )
-from bot.web import md
+from bot.web import UPLOAD_MB, md
 from storage import Storage
+from tests import exports
 from tests.bot_model import small_model, write_model
 
 WEB = Path(__file__).resolve().parent.parent / "bot" / "web.py"
@@ -416,9 +427,15 @@ def test_markdown_escaping_shows_exactly_the_text(text):
 
 @settings(max_examples=80, deadline=None)
 @given(st_h.text(max_size=400))
+@example("0" * (MAX_QUERY + 1))  # cut to the limit, and refused
 def test_every_typed_text_is_cleaned_or_refused(text):
     clean, problem = check(text, "a title", MAX_QUERY)
-    assert (problem is None) == (0 < len(clean) <= MAX_QUERY)
+    assert len(clean) <= MAX_QUERY  # too long comes back cut, with the problem
+    if problem is None:
+        assert clean
+    else:
+        assert ("Please type" in problem) == (not clean)
+        assert ("too long" in problem) == bool(clean)
     assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in clean)
 
 
@@ -480,3 +497,205 @@ def test_without_a_model_the_page_says_what_to_do(web, monkeypatch, tmp_path):
     at = visit()
     assert "The web app can't start: No model in" in plain(at.error[0].value)
     assert "python -m jobs train" in plain(at.error[0].value)
+
+
+# ----- importing and exporting -----------------------------------------------------------
+
+def upload(at: AppTest, name: str, data: bytes, mime: str = "text/csv") -> AppTest:
+    go(at, "Your account")
+    return at.file_uploader[0].upload(name, data, mime).run()
+
+
+def test_importing_an_imdb_csv_shows_the_report_and_first_picks(web):
+    at = visit()
+    go(at, "Your account")
+    uploader = at.file_uploader[0]
+    assert uploader.label == "IMDb or Letterboxd export (.csv or .zip)"
+    assert set(uploader.allowed_type) == {".csv", ".zip"}
+    assert uploader.proto.max_upload_size_mb == UPLOAD_MB == 6  # above the core's 5 MB
+    upload(at, "ratings.csv", exports.imdb_ratings())
+    page = shown(at)
+    assert "📥 Your IMDb file: 9 titles." in page
+    assert "✅ Matched 7: 6 liked, 1 disliked." in page
+    assert "Saved. /likes shows it" in page
+    assert "Picks for you:" in page and "Return of the Jedi (1983)" in page
+    never_html(at)
+    # The control is emptied (a new key), so Streamlit holds the file no longer, and no
+    # copy of its bytes is left in the session.
+    assert [u.key for u in at.file_uploader] == ["upload1"]
+    assert not any(isinstance(at.session_state[k], bytes | bytearray)
+                   or hasattr(at.session_state[k], "getvalue") for k in at.session_state)
+    go(at, "Watchlist & likes")
+    page = shown(at).replace("**", "")
+    assert "What you told me (7)" in page and "⭐ 4/5: The Godfather (1972)" in page
+    assert "⭐ 5/5: Breaking Bad (2008) [TV]" in page
+    # The same file again changes nothing.
+    upload(at, "ratings.csv", exports.imdb_ratings())
+    assert "Nothing changed: all of it was here already." in shown(at)
+
+
+def test_importing_a_letterboxd_zip(web):
+    at = upload(visit(), "letterboxd-ann-2024-01-13-utc.zip", exports.letterboxd_zip(),
+                "application/zip")
+    assert "📥 Your Letterboxd file:" in shown(at)
+    go(at, "Watchlist & likes")
+    page = shown(at)
+    assert "Return of the Jedi (1983)" in page.split("Your watchlist")[1]
+    assert "❤ liked: The Empire Strikes Back (1980)" in page
+
+
+@pytest.mark.parametrize(("name", "data", "says"), [
+    ("ratings.csv", b"\x89PNG\r\n\x1a\n\x00\x00", "not a CSV"),
+    ("contacts.csv", b"name,email\nann,a@b.c\n", "don't recognise"),
+    ("export.zip", b"PK\x03\x04garbage", "damaged"),
+    ("ratings.csv", b"", "empty"),
+    ("ratings.csv", b"Const,Your Rating\n" + b"x" * MAX_BYTES, "I take up to 5 MB"),
+])
+def test_a_bad_or_too_big_file_gets_one_friendly_line_and_changes_nothing(web, name, data,
+                                                                          says):
+    at = liked_star_wars()
+    upload(at, name, data)
+    page = shown(at)
+    assert says in page and "⚠" in page and "Traceback" not in page
+    never_html(at)
+    go(at, "Watchlist & likes")
+    assert "❤ liked: Star Wars (1977)" in shown(at)
+
+
+def test_show_all_guesses_and_misses_works_on_the_web(web):
+    unknown = [(f"tt99{n:05d}", 8, "2024-03-01", f"No Such Film {n}", "movie", 2000 + n, "",
+                "") for n in range(12)]
+    at = upload(visit(), "ratings.csv", exports.imdb_ratings(exports.IMDB_ROWS + unknown))
+    assert "❓ Not in my catalogue, 14:" in shown(at) and "and 4 more." in shown(at)
+    click(at, "Show all guesses and misses")
+    page = shown(at)
+    assert "1 guessed and 14 not found:" in page
+    assert "No Such Film 11 (2011): not found" in page and "No Such Film 0 (2000)" in page
+
+
+def test_beyond_a_hundred_misses_the_list_is_a_download(web, monkeypatch):
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", KeptMedia)
+    unknown = [(f"tt99{n:05d}", 8, "2024-03-01", f"No Such Film {n}", "movie", 1900 + n, "",
+                "") for n in range(110)]
+    at = upload(visit(), "ratings.csv", exports.imdb_ratings(exports.IMDB_ROWS + unknown))
+    click(at, "Show all guesses and misses")
+    assert "… all 113 are in the file." in shown(at)
+    listing = downloads(at)["import-not-matched.csv"].decode()
+    assert listing.count("No Such Film") == 110 and listing.startswith("Title,Year,Matched as")
+
+
+class KeptMedia(MemoryMediaFileStorage):
+    """Streamlit's in-memory media of a test run, kept after the run so a test can read
+    what a download button offers."""
+
+    def delete_file(self, file_id: str) -> None:
+        pass
+
+    made: ClassVar[list[KeptMedia]] = []  # the last few runs' (older ones are dropped)
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__(endpoint)
+        del KeptMedia.made[:-4]
+        KeptMedia.made.append(self)
+
+
+def downloads(at: AppTest) -> dict[str, bytes]:
+    """File name -> the bytes each download button on the page gives."""
+    found = {}
+    for button in at.get("download_button"):
+        filename = button.proto.url.rsplit("/", 1)[1]
+        for storage in reversed(KeptMedia.made):
+            try:
+                file = storage.get_file(filename)
+            except MediaFileStorageError:  # another run's storage
+                continue
+            found[file.filename] = file.content
+            break
+    return found
+
+
+def test_export_downloads_the_core_files_and_importing_the_csv_gives_the_same_taste(
+        web, monkeypatch):
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", KeptMedia)
+    at = liked_star_wars()
+    search(at, "fargo")
+    at.select_slider[0].set_value(4.5).run()
+    click(at, "Rate")
+    search(at, "notting hill")
+    click(at, "Dislike")
+    search(at, "aliens")
+    click(at, "➕ Watchlist")
+    go(at, "Your account")
+    click(at, "Export my data")
+    assert "Here is everything I know about you: 4 titles" in shown(at)
+    files = downloads(at)
+    assert set(files) == {"movie-bot-export.csv", "movie-bot-export.json"}
+    assert [b.label for b in at.get("download_button")] == [
+        "⬇ Download movie-bot-export.csv", "⬇ Download movie-bot-export.json"]
+    rows = list(csv.DictReader(io.StringIO(files["movie-bot-export.csv"].decode("utf-8-sig"))))
+    assert {r["Title"] for r in rows} == {"Star Wars", "Fargo", "Notting Hill", "Aliens"}
+    everything = json.loads(files["movie-bot-export.json"])
+    assert len(everything["ratings"]) == 3 and len(everything["watchlist"]) == 1
+    # Another visitor imports the CSV and has the same taste.
+    other = upload(visit(), "movie-bot-export.csv", files["movie-bot-export.csv"])
+    assert "Matched 4" in shown(other)
+    db = Storage(web)
+    try:
+        mine, theirs = (db.user("web", a.session_state["visitor"]) for a in (at, other))
+        assert sorted(db.ratings_of(theirs)) == sorted(db.ratings_of(mine))
+        assert ([w.item_id for w in db.watchlist(theirs)]
+                == [w.item_id for w in db.watchlist(mine)])
+    finally:
+        db.close()
+
+
+def test_a_linked_visitor_imports_into_the_chat_account(web):
+    bot = chat(web)
+    code = code_in(bot.handle_text(ANN, "/link")[0].text)
+    at = link(visit(), code)
+    upload(at, "ratings.csv", exports.imdb_ratings())
+    ann = bot.db.user("telegram", "1001")
+    assert (100, 4.5) in bot.db.ratings_of(ann)  # Fargo's 9/10, from the file
+
+
+# ----- wrong link codes ------------------------------------------------------------------
+
+def test_wrong_link_codes_are_limited_per_visitor_by_the_injected_clock(web):
+    now = [1_800_000_000.0]
+    bot = Conversation(small_model(), Storage(web, clock=lambda: now[0]),
+                       clock=lambda: now[0])
+    code = code_in(bot.handle_text(ANN, "/link")[0].text)
+    wrong = next(c for c in ("AAAA-AAAA", "BBBB-BBBB") if c != code)
+    eve = Visit(bot, new_visitor_id())
+    for _ in range(linking.WRONG_PER_VISITOR):
+        assert "wrong, used or expired" in eve.link(wrong).intro
+        now[0] += 1
+    assert "Please type" in eve.link("").intro  # not a guess: never counted nor refused
+    assert "wait 10 minutes" in eve.link(code).intro  # even the right code: not tried
+    bob = Visit(bot, new_visitor_id(), wrong_codes=eve.wrong_codes)
+    assert "wrong, used or expired" in bob.link(wrong).intro  # others are not held up
+    now[0] += linking.WINDOW_SECONDS - linking.WRONG_PER_VISITOR - 60
+    assert "wait 1 minute " in eve.link(code).intro
+    now[0] += 61  # the first wrong code is out of the window (and the code expired)
+    assert "wrong, used or expired" in eve.link(code).intro
+    assert "Linked" in eve.link(code_in(bot.handle_text(ANN, "/link")[0].text)).intro
+    bot.db.close()
+
+
+def test_wrong_link_codes_of_all_visitors_together_are_limited():
+    attempts = linking.Attempts(per_visitor=5, everyone=20, window=600)
+    now = 1000.0
+    for n in range(20):
+        assert attempts.wait(f"visitor{n}", now) == 0
+        attempts.wrong(f"visitor{n}", now + n)
+    assert attempts.wait("somebody new", now + 20) == 580  # a new cookie is no way round
+    assert attempts.wait("somebody new", now + 600) == 0
+
+
+def test_the_page_says_to_wait_after_five_wrong_codes(web):
+    at = visit()
+    for _ in range(linking.WRONG_PER_VISITOR):
+        link(at, "ZZZZ-ZZZZ")
+        assert "wrong, used or expired" in shown(at)
+    link(at, "ZZZZ-ZZZZ")
+    assert "Too many wrong codes for now. Please wait 10 minutes" in shown(at)

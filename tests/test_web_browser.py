@@ -3,7 +3,9 @@ starts it, Debian's chromium driven by selenium.
 
 A visitor searches "star wars", likes it, sees recommendations with a reason, adds one to
 the watchlist, reloads the page and still sees their taste (the cookie). The page's
-inputs are labelled and reachable with the keyboard. Screenshots of the search, the
+inputs are labelled and reachable with the keyboard. On "Your account" a real upload of an
+IMDb export is imported, a file over the limit gets the core's line (or, over Streamlit's
+own cap, Streamlit's), and /export offers its two files. Screenshots of the search, the
 recommendations and the model page are saved (into ``$WEB_SCREENSHOTS`` too, when set:
 ``WEB_SCREENSHOTS=docs`` refreshes the README's). ``WEB_E2E_MODELS_DIR`` runs it on
 another model (the README's pictures are of ML-100K); by default it is the small test
@@ -223,3 +225,42 @@ def test_search_like_recommend_watch_reload_keeps_the_taste(server, browser, tmp
             break
     else:
         pytest.fail("the search box cannot be reached with Tab")
+
+
+def test_import_and_export_on_the_account_page(server, browser, tmp_path):
+    """A real upload: the IMDb sample is imported; a file a little over the core's 5 MB
+    reaches the core and gets its friendly line; one over Streamlit's own cap (6 MB) is
+    stopped by the browser with Streamlit's message. /export offers its two files."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests import exports
+
+    browser.get(server)
+    open_page(browser, "Your account")
+    files = {"ratings.csv": exports.imdb_ratings(),
+             "big.csv": b"Const,Your Rating\n" + b"x" * (5 * 1024 * 1024 + 500_000),
+             "huge.csv": b"x" * (7 * 1024 * 1024)}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+
+    def choose(name: str) -> None:
+        # The upload box is drawn anew (a new key) after each import: wait for it.
+        idle(browser)
+        WebDriverWait(browser, WAIT).until(ec.presence_of_element_located(
+            (By.XPATH, "//input[@type='file']"))).send_keys(str(tmp_path / name))
+
+    element(browser, "//button[contains(normalize-space(.), 'Export my data')]")
+    idle(browser)
+    unlabelled = browser.execute_script(LABELLED)  # the upload box and the code too
+    assert unlabelled == [], unlabelled
+    choose("ratings.csv")
+    wait_for(browser, "Your IMDb file:", "Matched", "Picks for you:")  # any model
+    choose("big.csv")
+    wait_for(browser, "I take up to 5 MB")
+    choose("huge.csv")
+    wait_for(browser, "6.0MB or smaller")
+    button(browser, "Export my data").click()
+    wait_for(browser, "Here is everything I know about you:",
+             "Download movie-bot-export.csv", "Download movie-bot-export.json")
