@@ -22,6 +22,7 @@ from pathlib import Path
 import uvloop
 
 from bot.core import Conversation
+from bot.formats import UPLOAD_MB
 from bot.settings import BotSettings, ChatSettings, WebSettings
 from bot.watch import ModelWatcher
 from jobs.settings import JobSettings
@@ -154,7 +155,9 @@ def web_command(web: WebSettings) -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(Path(__file__).with_name("web.py")),
             "--server.address", web.address, "--server.port", str(web.port),
             "--server.headless", "true", "--server.fileWatcherType", "none",
-            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
+            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
+            # The server refuses bigger uploads itself, not only the upload box.
+            "--server.maxUploadSize", str(UPLOAD_MB)]
 
 
 async def serve_chats(conversation: Conversation, chat: ChatSettings) -> int:

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 MAX_BYTES = 5 * 1024 * 1024  # an upload; IMDb's 10,000 ratings take about 2 MB
+# What the web server accepts, in MB: one more than the limit, so a file just over it
+# reaches the import and gets its friendly line; anything bigger never arrives.
+UPLOAD_MB = MAX_BYTES // (1024 * 1024) + 1
 MAX_ROWS = 20_000  # rows in one import, all files of a zip together
 MAX_UNZIPPED = 50 * 1024 * 1024  # what a zip may unpack to (a zip bomb is refused)
 LIMITS = f"{MAX_BYTES // (1024 * 1024)} MB and {MAX_ROWS:,} rows"

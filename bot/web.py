@@ -27,7 +27,7 @@ if _ROOT not in sys.path:
 
 import streamlit as st
 
-from bot.formats import LIMITS, MAX_BYTES
+from bot.formats import LIMITS, MAX_BYTES, UPLOAD_MB
 from bot.payloads import (
     Chosen,
     Dislike,
@@ -64,9 +64,6 @@ from storage import StorageError
 PAGES = ("Search", "Recommendations", "Watchlist & likes", "Movie night", "Your account",
          "About the model")
 STARS = [x / 2 for x in range(1, 11)]
-# Streamlit's own cap on an upload, a little above the core's, so a file somewhat over
-# the core's limit still reaches it and gets its friendly line (megabytes).
-UPLOAD_MB = MAX_BYTES // (1024 * 1024) + 1
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^])")
 # Button words beside the core's emoji, so every button has a readable name.
 WORDS: dict[type, str] = {Like: "Like", NotInterested: "Not for me", Watch: "Watchlist",

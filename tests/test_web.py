@@ -467,6 +467,7 @@ def test_python_m_bot_web_runs_streamlit_on_the_configured_address_and_port():
     assert options["--server.address"] == "0.0.0.0" and options["--server.port"] == "8600"
     assert options["--browser.gatherUsageStats"] == "false"
     assert options["--server.headless"] == "true"
+    assert options["--server.maxUploadSize"] == "6"  # the server refuses bigger files too
 
 
 @pytest.mark.parametrize("port", ["http", "0", "70000"])
