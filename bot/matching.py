@@ -63,6 +63,7 @@ import heapq
 import math
 import re
 import sys
+from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -180,7 +181,9 @@ class TitleIndex:
 
     def __init__(self, items: Iterable[dict]) -> None:
         ids, titles, years, kinds, popularity = [], [], [], [], []
-        entry_keys, entry_rows, entry_articles = [], [], []
+        entry_keys: list[str] = []
+        entry_articles: list = []
+        entry_rows = array("i")  # 4 bytes an entry, not a Python int
         seen: set[int] = set()
         for item in items:
             item_id = int(item["item_id"])
@@ -221,20 +224,18 @@ class TitleIndex:
         self._sorted_ids = self._ids[self._id_order]
         # Entries are numbered most popular first, so that among entries sharing as many
         # trigrams with a query the prefilter keeps the lowest numbers: no sort per query.
-        order = sorted(range(len(entry_keys)),
-                       key=lambda e: (-popularity[entry_rows[e]], entry_rows[e], e))
-        self._keys = [entry_keys[e] for e in order]
-        self._entry_row = np.array([entry_rows[e] for e in order], dtype=np.int64)
-        self._entry_articles = [entry_articles[e] for e in order]
+        # (A numpy sort: a Python key tuple per entry cost ~25 MB while the bot starts.)
+        rows_of = np.frombuffer(entry_rows, dtype=np.int32).copy()
+        del entry_rows
+        order = np.lexsort((np.arange(len(rows_of)), rows_of, -self._popularity[rows_of]))
+        self._keys = [entry_keys[e] for e in order.tolist()]
+        self._entry_row = rows_of[order]
+        self._entry_articles = [entry_articles[e] for e in order.tolist()]
+        del entry_keys, entry_articles, order, rows_of
         entry_keys = self._keys
         self._key_array = np.array(entry_keys, dtype=object)  # picked by number, no loop
-        exact: dict[str, list[int]] = {}
-        for e, key in enumerate(entry_keys):
-            exact.setdefault(key, []).append(e)
-        # Tuples of ints: the garbage collector stops tracking them, while 140,000 lists
-        # made every full collection of the bot's process take ~65 ms (now ~20 ms).
-        self._exact = {key: tuple(es) for key, es in exact.items()}
-        self._sorted_keys = sorted(self._exact)
+        self._exact = _Exact(self._key_array)
+        self._sorted_keys = self._exact.keys
         self._build_trigrams()
         # Short keys by length: a short query is compared with all of a similar length.
         by_length: dict[int, list[int]] = {}
@@ -286,15 +287,23 @@ class TitleIndex:
         Keys are coded ``chunk`` at a time: coding all of 140,000 keys at once took
         ~150 MB of temporary arrays, the bot's peak memory while it starts.
         """
-        n = len(self._keys)
-        parts = [_key_pairs(self._keys[first:first + chunk], first, n)
-                 for first in range(0, n, chunk)]
-        pairs = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-        del parts
+        n = max(len(self._keys), 1)
+        # A key has at most one trigram per character: fill one array, chunk by chunk.
+        room = np.empty(sum(map(len, self._keys)), dtype=np.int64)
+        filled = 0
+        for first in range(0, len(self._keys), chunk):
+            part = _key_pairs(self._keys[first:first + chunk], first, n)
+            room[filled:filled + len(part)] = part
+            filled += len(part)
+        pairs = room[:filled]
         pairs.sort()  # by gram, then entry: chunks never share an entry, so no repeats
-        grams = np.bincount(pairs // max(n, 1), minlength=_GRAMS)
-        # Machine-size ints: numpy.bincount would otherwise convert them on every query.
-        self._postings = (pairs % max(n, 1)).astype(np.intp)
+        grams = np.zeros(_GRAMS, dtype=np.int64)
+        for first in range(0, len(pairs), 1 << 20):  # no second array of all the pairs
+            grams += np.bincount(pairs[first:first + (1 << 20)] // n, minlength=_GRAMS)
+        np.remainder(pairs, n, out=pairs)
+        # 32-bit: half the memory; queries widen what they read (np.concatenate's dtype).
+        self._postings = pairs.astype(np.int32)
+        del pairs, room
         self._indptr = np.concatenate(([0], np.cumsum(grams)))
 
     def _prefilter(self, key: str) -> np.ndarray:
@@ -305,7 +314,8 @@ class TitleIndex:
         lists = [p for p in lists if len(p)]
         hit = np.zeros(0, dtype=np.int64)
         if lists:
-            hit = _most_shared(np.concatenate(lists), PREFILTER)
+            # Widened to machine ints while copying: numpy.bincount would convert them.
+            hit = _most_shared(np.concatenate(lists, dtype=np.intp), PREFILTER)
         if exact:
             hit = _unique(np.concatenate((hit, exact)))
         if len(key) <= SHORT_QUERY:
@@ -557,6 +567,44 @@ def _letters(key: str) -> int:
     for char in set(key):
         bits |= 1 << int(_CODE[ord(char)])
     return bits
+
+
+class _Exact:
+    """Key -> the entries with that key (numbered), over the sorted distinct keys.
+
+    Sorted arrays and a binary search: as a dict of 200,000 tuples (ML-32M's titles and
+    alternative titles) it cost the bot ~20 MB.
+    """
+
+    def __init__(self, entry_keys: np.ndarray) -> None:
+        """``entry_keys``: an object array of each entry's key."""
+        # Stable: a key's entries stay in entry order.
+        order = np.argsort(entry_keys, kind="stable")
+        in_order = entry_keys[order]
+        first = np.flatnonzero(np.concatenate(([True], in_order[1:] != in_order[:-1]))) \
+            if len(in_order) else np.zeros(0, dtype=np.int64)
+        self.keys: list[str] = in_order[first].tolist()  # distinct, sorted
+        self._starts = np.append(first, len(in_order))
+        self._entries = order.astype(np.int32)
+
+    def _at(self, key: str) -> int:
+        at = bisect.bisect_left(self.keys, key)
+        return at if at < len(self.keys) and self.keys[at] == key else -1
+
+    def get(self, key: str, default: tuple[int, ...] = ()) -> tuple[int, ...]:
+        at = self._at(key)
+        if at < 0:
+            return default
+        return tuple(self._entries[self._starts[at]:self._starts[at + 1]].tolist())
+
+    def __getitem__(self, key: str) -> tuple[int, ...]:
+        found = self.get(key)
+        if not found:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._at(key) >= 0
 
 
 def _key_pairs(keys: list[str], first: int, entries: int) -> np.ndarray:

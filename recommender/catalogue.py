@@ -8,7 +8,7 @@ row are broken by id too. Built once per model; nothing here changes per request
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,14 +74,19 @@ class Catalogue:
 
     def __init__(self, item_ids: np.ndarray, item_factors: np.ndarray,
                  popularity: np.ndarray, mean_rating: np.ndarray,
-                 items: Sequence[dict], neighbours: Neighbours | None = None,
+                 items: Iterable[dict],
+                 neighbours: Neighbours | Callable[[], Neighbours | None] | None = None,
                  content: ContentFactors | None = None) -> None:
+        """``items`` is read once (an iterator lets go of each dict once it is described);
+        ``neighbours`` may be a function that reads them, called last."""
         meta = {int(m["item_id"]): m for m in items}
         for item_id in item_ids.tolist():
             meta.setdefault(int(item_id), {"item_id": int(item_id), "title": str(item_id)})
         self.ids = np.array(sorted(meta), dtype=np.int64)
         self.row = RowIndex(self.ids)
-        self._describe([meta[int(i)] for i in self.ids])
+        rows = [meta.pop(int(i)) for i in self.ids]
+        self._describe(rows)
+        del rows, meta  # before the neighbours are read: the peak memory of loading
         self._place_factors(item_ids, item_factors, popularity, mean_rating)
         self._place_predicted(content)
         self._index_genres()
@@ -140,8 +145,11 @@ class Catalogue:
         norms = np.linalg.norm(self.factors, axis=1)
         self.factor_norms = np.where(norms > 0, norms, 1).astype(np.float32)
 
-    def _place_neighbours(self, found: Neighbours | None) -> LinkRows | None:
+    def _place_neighbours(self, found: Neighbours | Callable[[], Neighbours | None] | None
+                          ) -> LinkRows | None:
         """The published like cosines by catalogue row (None: none)."""
+        if callable(found):
+            found = found()
         if found is None or len(found.ids) == 0:
             return None
         return LinkRows.of(found, self.ids)

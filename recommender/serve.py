@@ -18,7 +18,7 @@ import contextlib
 import ctypes
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,10 +83,10 @@ class Recommender:
     """A model ready to serve. Build with :meth:`load` (or :meth:`from_arrays`)."""
 
     def __init__(self, *, item_ids: np.ndarray, item_factors: np.ndarray,
-                 popularity: np.ndarray, mean_rating: np.ndarray, items: Sequence[dict],
+                 popularity: np.ndarray, mean_rating: np.ndarray, items: Iterable[dict],
                  params: dict, version: str = "in-memory", meta: dict | None = None,
                  serving: ServingConfig | None = None,
-                 neighbours: Neighbours | None = None,
+                 neighbours: Neighbours | Callable[[], Neighbours | None] | None = None,
                  content: ContentFactors | None = None) -> None:
         self.version = version
         self.meta = dict(meta or {})  # model.json: trained_at, counts, metrics
@@ -119,7 +119,9 @@ class Recommender:
             if found is None:
                 raise ModelError(f"No model in {models}; run 'python -m recommender train'.")
             model_dir = found
-        artifact = artifacts.read_artifact(Path(model_dir))
+        artifact = artifacts.read_artifact(Path(model_dir), neighbours_later=True)
+        # An iterator: it lets go of the parsed items as the catalogue takes them in.
+        artifact["items"] = iter(artifact["items"])
         loaded = cls(**artifact, serving=ServingConfig.of_meta(artifact["meta"]))
         del artifact
         trim_heap()
