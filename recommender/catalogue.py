@@ -186,9 +186,17 @@ class Catalogue:
             return self.factors / self.factor_norms[:, None]
         return self.factors[rows] / self.factor_norms[rows][:, None]
 
+    def _known_rows(self, item_ids: Iterable[int]) -> tuple[list[int], np.ndarray]:
+        """The ids this catalogue knows, each once, in the order given, and their rows
+        (one binary search for all of them)."""
+        ids = list(dict.fromkeys(map(int, item_ids)))
+        rows = self.row.rows(np.array(ids, dtype=np.int64))
+        known = rows >= 0
+        return [i for i, ok in zip(ids, known.tolist(), strict=True) if ok], rows[known]
+
     def known(self, item_ids: Iterable[int]) -> list[int]:
         """The ids this catalogue knows, each once, in the order given."""
-        return [i for i in dict.fromkeys(map(int, item_ids)) if i in self.row]
+        return self._known_rows(item_ids)[0]
 
     def rows_of(self, item_ids: Iterable[int]) -> np.ndarray:
         """Catalogue rows of the given ids that exist (unknown ids are skipped)."""
@@ -198,11 +206,10 @@ class Catalogue:
     def taste(self, likes: Iterable[int], dislikes: Iterable[int] = (),
               neutral: Iterable[int] = ()) -> Taste:
         """Someone's likes, dislikes and neutral ratings, unknown ids dropped, each id once."""
-        known_likes, known_dislikes = self.known(likes), self.known(dislikes)
-        known_neutral = self.known(neutral)
-        return Taste(tuple(known_likes), tuple(known_dislikes), self.rows_of(known_likes),
-                     self.rows_of(known_dislikes), tuple(known_neutral),
-                     self.rows_of(known_neutral))
+        (liked, like_rows), (disliked, dislike_rows), (neutrals, neutral_rows) = (
+            self._known_rows(ids) for ids in (likes, dislikes, neutral))
+        return Taste(tuple(liked), tuple(disliked), like_rows, dislike_rows, tuple(neutrals),
+                     neutral_rows)
 
     def titles_of(self, item_ids: Iterable[int]) -> list[str]:
         """Titles of the given ids (the id itself for an id this catalogue lacks)."""

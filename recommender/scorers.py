@@ -297,8 +297,7 @@ class FoldInScorer(FactorScorer):
 
     def solve(self, item_ids: Sequence[int], values: Sequence[float]) -> _FoldIn:
         """The user vector for strengths ``values`` with the system behind it."""
-        row = self.catalogue.row
-        rows = np.array([row.get(int(i), -1) for i in item_ids], dtype=np.int64)
+        rows = self.catalogue.row.rows(np.fromiter(map(int, item_ids), dtype=np.int64))
         values = np.asarray(values, dtype=np.float64)
         known = rows >= 0
         a, weights, rows = self._system(rows[known], values[known])
