@@ -120,7 +120,8 @@ class PickList:
     page_size: int
 
 
-def _index_of(recommender: Recommender) -> TitleIndex:
+def index_titles(recommender: Recommender) -> TitleIndex:
+    """The title index of a model's catalogue, and the heap its building freed returned."""
     index = TitleIndex.from_recommender(recommender)
     trim_heap()  # building the index frees as much as it keeps
     return index
@@ -192,7 +193,7 @@ class Conversation:
 
     def swap(self, recommender: Recommender, title_index: TitleIndex | None = None) -> None:
         """Serve another model from the next request on (requests in flight finish on theirs)."""
-        self._served = Served(recommender, title_index or _index_of(recommender))
+        self._served = Served(recommender, title_index or index_titles(recommender))
         # The examples come from the catalogue, so a new catalogue brings new ones.
         self.commands = self._declared.with_examples(example_titles(
             recommender, self._served.title_index))
@@ -256,22 +257,23 @@ class Conversation:
     def handle_command(self, user: UserRef, name: str,
                        values: Mapping[str, Any] | None = None) -> list[Reply]:
         """A command with typed values (a platform's options: ``{"count": 3, ...}``)."""
-        uid = self.db.user(user.platform, user.platform_user_id, user.name)
-        found = self.commands.get(name)
-        if found is None:
-            return [Reply(f"I don't know /{name[:30]}. Try /help.")]
-        return self._run(uid, user, found,
-                         lambda: found.accept(values or {}, self.recommender.genre_names))
+        return self._named(user, name, lambda found: found.accept(
+            values or {}, self.recommender.genre_names))
 
     @_unless_full
     def handle_args(self, user: UserRef, name: str, args: Args) -> list[Reply]:
         """A command whose parameters the adapter's own widgets already typed (the web's
         filters: several genres, a minimum rating)."""
+        return self._named(user, name, lambda _found: args)
+
+    def _named(self, user: UserRef, name: str,
+               parse: Callable[[Command], Args]) -> list[Reply]:
+        """Run the command called ``name`` with the arguments ``parse`` gives for it."""
         uid = self.db.user(user.platform, user.platform_user_id, user.name)
         found = self.commands.get(name)
         if found is None:
             return [Reply(f"I don't know /{name[:30]}. Try /help.")]
-        return self._run(uid, user, found, lambda: args)
+        return self._run(uid, user, found, lambda: parse(found))
 
     def _run(self, uid: int, user: UserRef, declared: Command,
              parse: Callable[[], Args]) -> list[Reply]:

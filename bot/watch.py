@@ -12,11 +12,10 @@ import logging
 import os
 from pathlib import Path
 
-from bot.core import Conversation
-from bot.matching import TitleIndex
+from bot.core import Conversation, index_titles
 from recommender.artifacts import CURRENT
 from recommender.errors import ModelError
-from recommender.serve import Recommender, trim_heap
+from recommender.serve import Recommender
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +41,7 @@ class ModelWatcher:
             return None
         try:
             recommender = Recommender.load(self.models_dir / version)
-            title_index = TitleIndex.from_recommender(recommender)
-            trim_heap()
+            title_index = index_titles(recommender)
         except (ModelError, OSError) as exc:
             self._refused = version
             log.error("refusing model %s: %s", version, exc)

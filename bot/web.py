@@ -25,6 +25,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+import numpy as np
 import streamlit as st
 
 from bot.formats import LIMITS, MAX_BYTES, UPLOAD_MB
@@ -227,7 +228,7 @@ def recommendations_page(visit: Visit) -> None:
         with right:
             kind = st.radio("Kind", ["Movies and TV", "Movies", "TV shows"], horizontal=True)
             years = year_range(rec)
-        has_imdb = bool((rec.imdb_rating == rec.imdb_rating).any())  # any non-NaN
+        has_imdb = bool(np.isfinite(rec.imdb_rating).any())
         min_rating = st.slider("Minimum IMDb rating", 0.0, 10.0, 0.0, 0.5,
                                disabled=not has_imdb,
                                help=None if has_imdb else "This catalogue has no IMDb "
@@ -242,10 +243,10 @@ def recommendations_page(visit: Visit) -> None:
 
 
 def year_range(rec: Recommender) -> tuple[int, int] | None:
-    known = [int(y) for y in rec.years if y == y]  # NaN for unknown years
-    if not known or min(known) == max(known):
+    known = rec.years[np.isfinite(rec.years)]  # NaN for unknown years; one numpy pass
+    if not len(known) or known.min() == known.max():
         return None
-    low, high = min(known), max(known)
+    low, high = int(known.min()), int(known.max())
     chosen = st.slider("Years", low, high, (low, high))
     return None if chosen == (low, high) else (int(chosen[0]), int(chosen[1]))
 
