@@ -136,7 +136,7 @@ class Command:
             elif name == "years":
                 args = replace(args, years=_years(str(value)))
             elif name == "stars":
-                args = replace(args, stars=_stars(float(value)))
+                args = replace(args, stars=_stars(float(value), self.example))
             elif name == "count":
                 args = replace(args, count=max(1, min(int(value), MAX_COUNT)))
             else:
@@ -235,12 +235,13 @@ def _title_and_stars(text: str, example: str) -> Args:
     if not match:
         raise BadArguments(f"Tell me a title and 1 to 5 stars, e.g. {example}")
     return Args(title=match.group("title"),
-                stars=_stars(float(match.group("stars").replace(",", "."))))
+                stars=_stars(float(match.group("stars").replace(",", ".")), example))
 
 
-def _stars(stars: float) -> float:
+def _stars(stars: float, example: str) -> float:
+    """``example``: the command's own, filled with a title of the served catalogue."""
     if not (0.5 <= stars <= 5 and (stars * 2).is_integer()):
-        raise BadArguments("Ratings go from 1 to 5 (half stars are fine), e.g. /rate Dune 4.5")
+        raise BadArguments(f"Ratings go from 1 to 5 (half stars are fine), e.g. {example}")
     return stars
 
 

@@ -48,6 +48,14 @@ def test_every_declaration_is_complete_and_its_example_parses():
     assert {name for name, _ in COMMANDS.menu()} == {c.name for c in COMMANDS} - admin
 
 
+def test_a_bad_rating_shows_the_served_example_typed_or_as_an_option():
+    rate = COMMANDS.with_examples(["Fargo", "Casablanca"]).get("rate")
+    for wrong in (lambda: rate.parse("casablanca 9", GENRES),
+                  lambda: rate.accept({"title": "casablanca", "stars": 9}, GENRES)):
+        with pytest.raises(BadArguments, match=r"e\.g\. /rate Casablanca 4\.5$"):
+            wrong()
+
+
 def test_help_is_generated_from_the_registry():
     served = COMMANDS.with_examples(["Dune", "The Matrix", "Alien", "Titanic"])
     everyone, admins = served.help(admin=False), served.help(admin=True)
